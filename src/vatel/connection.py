@@ -159,8 +159,10 @@ class Connection:
         frame = exc.rcvd
         code = frame.code if frame is not None else 1006
         reason = frame.reason if frame is not None else ""
-        if exc.rcvd is None and exc.sent is not None and exc.sent.code in NORMAL_CLOSE_CODES:
-            # We closed and the peer did not answer in time: still our normal close.
+        if exc.rcvd is None and exc.sent is not None:
+            # We closed and the peer did not answer: our own code says why. A normal close() stays
+            # normal, and a connection websockets failed keeps its cause (1009 for a frame over
+            # max_size, 1011 for a keepalive timeout, 1002/1007 for protocol errors) instead of 1006.
             code, reason = exc.sent.code, exc.sent.reason
         cls = ConnectionClosedOK if code in NORMAL_CLOSE_CODES else ConnectionClosedError
         return cls(code, reason, session_ended=self.session_ended)

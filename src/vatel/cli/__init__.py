@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from vatel._version import __version__
 from vatel.cli import api_commands
+from vatel.cli.failure import CommandError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         code: int = args.run(args)
+    except CommandError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

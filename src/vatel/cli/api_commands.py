@@ -13,12 +13,16 @@ from typing import Any
 
 import orjson
 
+from vatel.cli.failure import CommandError
 from vatel.client import DEFAULT_BASE_URL, Client
 from vatel.errors import APIConnectionError, APIError, AuthenticationError
 
 
 def _client(args: argparse.Namespace) -> Client:
-    return Client(api_key=args.api_key, base_url=args.base_url, timeout=args.timeout, max_retries=1)
+    try:
+        return Client(api_key=args.api_key, base_url=args.base_url, timeout=args.timeout, max_retries=1)
+    except ValueError as error:
+        raise CommandError(f"{error} (--base-url or VATEL_BASE_URL)") from None
 
 
 def _print_json(value: Any) -> None:

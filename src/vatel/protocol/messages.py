@@ -16,10 +16,10 @@ What *we emit* always matches the OpenAPI schema exactly: ``data`` present, ``is
 ``{}`` for the signal-only types; ``tests/protocol`` checks every message against the spec.
 
 Why pydantic *dataclasses* here and ``BaseModel`` for REST bodies: an audio frame arrives every
-20 ms on every session, both ways. A slotted frozen dataclass is built in a third of the time of a
-``BaseModel``, and the two audio types, when their shape is exactly the usual one, are built
-without a second validation pass (``benchmarks/codec.py``). They keep the ``model_*`` methods that
-code written for the official SDK may call.
+20 ms on every session, both ways. A frozen dataclass is built in a fraction of the time of a
+``BaseModel``, and the two audio types, when their shape is exactly the usual one, are built from
+the decoded dict without a second validation pass (``benchmarks/codec.py``). They keep the
+``model_*`` methods that code written for the official SDK may call.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ SAMPLE_RATE = 24_000
 SAMPLE_WIDTH = 2
 
 _IGNORE_EXTRA = ConfigDict(extra="ignore", populate_by_name=True)
+_orjson_loads = orjson.loads
 
 
 class MessageError(VatelError, ValueError):
@@ -115,17 +116,17 @@ class WireObject:
 # --- data ----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, config=_IGNORE_EXTRA)
+@dataclass(frozen=True, kw_only=True, config=_IGNORE_EXTRA)
 class VoiceSessionEmptyData(WireObject):
     """``{}`` of ``speech_stopped``, ``interruption`` and ``session_ended``."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, config=_IGNORE_EXTRA)
+@dataclass(frozen=True, kw_only=True, config=_IGNORE_EXTRA)
 class SessionStartedData(WireObject):
     id: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, config=_IGNORE_EXTRA)
+@dataclass(frozen=True, kw_only=True, config=_IGNORE_EXTRA)
 class ResponseAudioData(WireObject):
     turn_id: str = ""
     audio: str = Field(description="Base64 PCM16 24 kHz mono")
@@ -137,26 +138,26 @@ class ResponseAudioData(WireObject):
         return decode_pcm(self.audio, type="response_audio")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, config=_IGNORE_EXTRA)
+@dataclass(frozen=True, kw_only=True, config=_IGNORE_EXTRA)
 class ResponseTextData(WireObject):
     turn_id: str = ""
     text: str
     is_final: bool = True
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, config=_IGNORE_EXTRA)
+@dataclass(frozen=True, kw_only=True, config=_IGNORE_EXTRA)
 class InputAudioTranscriptData(WireObject):
     transcript: str
     turn_id: str | None = None
     is_final: bool = True
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, config=_IGNORE_EXTRA)
+@dataclass(frozen=True, kw_only=True, config=_IGNORE_EXTRA)
 class SpeechStartedData(WireObject):
     emulated: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, config=_IGNORE_EXTRA)
+@dataclass(frozen=True, kw_only=True, config=_IGNORE_EXTRA)
 class ToolCallArgument(WireObject):
     """One argument descriptor of a ``tool_call`` (``VoiceSessionInputVariable``)."""
 
@@ -168,7 +169,7 @@ class ToolCallArgument(WireObject):
     value: Any = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, config=_IGNORE_EXTRA)
+@dataclass(frozen=True, kw_only=True, config=_IGNORE_EXTRA)
 class ToolCallData(WireObject):
     toolCallId: str = Field(validation_alias=AliasChoices("toolCallId", "tool_call_id"))
     toolName: str = Field(validation_alias=AliasChoices("toolName", "tool_name"))
@@ -185,7 +186,7 @@ class ToolCallData(WireObject):
         return {a.name: a.value for a in self.arguments if a.name is not None}
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, config=_IGNORE_EXTRA)
+@dataclass(frozen=True, kw_only=True, config=_IGNORE_EXTRA)
 class InputAudioData(WireObject):
     audio: str = Field(description="Base64 PCM16 24 kHz mono")
 
@@ -195,7 +196,7 @@ class InputAudioData(WireObject):
         return decode_pcm(self.audio, type="input_audio")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, config=_IGNORE_EXTRA)
+@dataclass(frozen=True, kw_only=True, config=_IGNORE_EXTRA)
 class ToolCallOutputData(WireObject):
     toolCallId: str
     output: str
@@ -217,61 +218,61 @@ class Message(WireObject):
         return {} if value is None else value
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, config=_IGNORE_EXTRA)
+@dataclass(frozen=True, kw_only=True, config=_IGNORE_EXTRA)
 class SessionStarted(Message):
     type: Literal["session_started"] = "session_started"
     data: SessionStartedData
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, config=_IGNORE_EXTRA)
+@dataclass(frozen=True, kw_only=True, config=_IGNORE_EXTRA)
 class ResponseAudio(Message):
     type: Literal["response_audio"] = "response_audio"
     data: ResponseAudioData
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, config=_IGNORE_EXTRA)
+@dataclass(frozen=True, kw_only=True, config=_IGNORE_EXTRA)
 class ResponseText(Message):
     type: Literal["response_text"] = "response_text"
     data: ResponseTextData
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, config=_IGNORE_EXTRA)
+@dataclass(frozen=True, kw_only=True, config=_IGNORE_EXTRA)
 class InputAudioTranscript(Message):
     type: Literal["input_audio_transcript"] = "input_audio_transcript"
     data: InputAudioTranscriptData
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, config=_IGNORE_EXTRA)
+@dataclass(frozen=True, kw_only=True, config=_IGNORE_EXTRA)
 class SpeechStarted(Message):
     type: Literal["speech_started"] = "speech_started"
     data: SpeechStartedData = Field(default_factory=SpeechStartedData)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, config=_IGNORE_EXTRA)
+@dataclass(frozen=True, kw_only=True, config=_IGNORE_EXTRA)
 class SpeechStopped(Message):
     type: Literal["speech_stopped"] = "speech_stopped"
     data: VoiceSessionEmptyData = Field(default_factory=VoiceSessionEmptyData)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, config=_IGNORE_EXTRA)
+@dataclass(frozen=True, kw_only=True, config=_IGNORE_EXTRA)
 class Interruption(Message):
     type: Literal["interruption"] = "interruption"
     data: VoiceSessionEmptyData = Field(default_factory=VoiceSessionEmptyData)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, config=_IGNORE_EXTRA)
+@dataclass(frozen=True, kw_only=True, config=_IGNORE_EXTRA)
 class SessionEnded(Message):
     type: Literal["session_ended"] = "session_ended"
     data: VoiceSessionEmptyData = Field(default_factory=VoiceSessionEmptyData)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, config=_IGNORE_EXTRA)
+@dataclass(frozen=True, kw_only=True, config=_IGNORE_EXTRA)
 class ToolCall(Message):
     type: Literal["tool_call"] = "tool_call"
     data: ToolCallData
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, config=_IGNORE_EXTRA)
+@dataclass(frozen=True, kw_only=True, config=_IGNORE_EXTRA)
 class InputAudio(Message):
     type: Literal["input_audio"] = "input_audio"
     data: InputAudioData
@@ -279,20 +280,22 @@ class InputAudio(Message):
     @classmethod
     def from_pcm(cls, pcm: bytes | bytearray | memoryview) -> InputAudio:
         """A frame for raw PCM16 24 kHz mono bytes (``ValueError`` on an odd length)."""
-        return _input_audio(encode_pcm(pcm))
+        data: InputAudioData = _adopt(InputAudioData, {"audio": encode_pcm(pcm)})
+        message: InputAudio = _adopt(cls, {"type": "input_audio", "data": data})
+        return message
 
     def to_json(self) -> bytes:
         # The hot path: base64 needs no JSON escaping, so the frame is assembled directly.
         return _INPUT_AUDIO_HEAD + self.data.audio.encode("ascii") + _AUDIO_TAIL
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, config=_IGNORE_EXTRA)
+@dataclass(frozen=True, kw_only=True, config=_IGNORE_EXTRA)
 class ToolCallOutput(Message):
     type: Literal["tool_call_output"] = "tool_call_output"
     data: ToolCallOutputData
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, config=_IGNORE_EXTRA)
+@dataclass(frozen=True, kw_only=True, config=_IGNORE_EXTRA)
 class UnknownMessage(Message):
     """A message whose ``type`` this version does not know: kept as read, never an error."""
 
@@ -339,45 +342,18 @@ _AUDIO_TAIL = b'"}}'
 
 
 # --- fast construction of the two audio messages -------------------------------------------------
-# Used only after the decoder has checked every field's type by hand, so the result is exactly what
-# validation would give; anything unusual takes the validating path. The slot descriptors' own
-# setters skip the frozen ``__setattr__`` guard (and cost a third of ``object.__setattr__``).
+# Used only after the decoder has checked by hand that the decoded object has exactly the fields of
+# the model, each of the right type, so the result is what validation would give; anything
+# unusual takes the validating path. The decoded dict itself becomes the instance's ``__dict__``.
 
 _new = object.__new__
+_set = object.__setattr__
 
 
-def _slot_setter(cls: type[Any], name: str) -> Any:
-    return cls.__dict__[name].__set__
-
-
-_set_input_audio = _slot_setter(InputAudioData, "audio")
-_set_input_type = _slot_setter(InputAudio, "type")
-_set_input_data = _slot_setter(InputAudio, "data")
-_set_turn_id = _slot_setter(ResponseAudioData, "turn_id")
-_set_audio = _slot_setter(ResponseAudioData, "audio")
-_set_is_final = _slot_setter(ResponseAudioData, "is_final")
-_set_response_type = _slot_setter(ResponseAudio, "type")
-_set_response_data = _slot_setter(ResponseAudio, "data")
-
-
-def _input_audio(audio: str) -> InputAudio:
-    data = _new(InputAudioData)
-    _set_input_audio(data, audio)
-    msg = _new(InputAudio)
-    _set_input_type(msg, "input_audio")
-    _set_input_data(msg, data)
-    return msg
-
-
-def _response_audio(turn_id: str, audio: str, is_final: bool) -> ResponseAudio:
-    data = _new(ResponseAudioData)
-    _set_turn_id(data, turn_id)
-    _set_audio(data, audio)
-    _set_is_final(data, is_final)
-    msg = _new(ResponseAudio)
-    _set_response_type(msg, "response_audio")
-    _set_response_data(msg, data)
-    return msg
+def _adopt(cls: type[Any], fields: dict[str, Any]) -> Any:
+    instance = _new(cls)
+    _set(instance, "__dict__", fields)
+    return instance
 
 
 # --- parsing -------------------------------------------------------------------------------------
@@ -401,13 +377,6 @@ def _parse(raw: object, known: Mapping[str, type[Message]], frame: str | bytes |
         raise MessageError(problems, frame=frame, type=kind) from None
 
 
-def _loads(frame: str | bytes) -> object:
-    try:
-        return orjson.loads(frame)
-    except orjson.JSONDecodeError as exc:
-        raise MessageError(f"not JSON ({exc})", frame=frame) from None
-
-
 def parse_server_message(raw: Mapping[str, Any]) -> ServerMessage | UnknownMessage:
     """A decoded JSON object to a typed server message (:class:`UnknownMessage` for new types)."""
     return _parse(raw, SERVER_MESSAGE_TYPES, None)  # type: ignore[return-value]
@@ -420,27 +389,39 @@ def parse_client_message(raw: Mapping[str, Any]) -> ClientMessage | UnknownMessa
 
 def decode_server_message(frame: str | bytes) -> ServerMessage | UnknownMessage:
     """One WebSocket frame (text, or bytes of UTF-8 JSON) to a server message."""
-    raw = _loads(frame)
+    try:
+        raw = _orjson_loads(frame)
+    except orjson.JSONDecodeError as exc:
+        raise MessageError(f"not JSON ({exc})", frame=frame) from None
     # Fast path for the usual audio frame: exactly {"type", "data": {turn_id, audio, is_final}}.
     if type(raw) is dict and len(raw) == 2 and raw.get("type") == "response_audio":
         data = raw.get("data")
-        if type(data) is dict and len(data) == 3:
-            turn_id, audio, is_final = data.get("turn_id"), data.get("audio"), data.get("is_final")
-            if type(turn_id) is str and type(audio) is str and type(is_final) is bool:
-                return _response_audio(turn_id, audio, is_final)
+        if (
+            type(data) is dict
+            and len(data) == 3
+            and type(data.get("audio")) is str
+            and type(data.get("turn_id")) is str
+            and type(data.get("is_final")) is bool
+        ):
+            raw["data"] = _adopt(ResponseAudioData, data)
+            message: ResponseAudio = _adopt(ResponseAudio, raw)
+            return message
     return _parse(raw, SERVER_MESSAGE_TYPES, frame)  # type: ignore[return-value]
 
 
 def decode_client_message(frame: str | bytes) -> ClientMessage | UnknownMessage:
     """One WebSocket frame (text, or bytes of UTF-8 JSON) to a client message."""
-    raw = _loads(frame)
+    try:
+        raw = _orjson_loads(frame)
+    except orjson.JSONDecodeError as exc:
+        raise MessageError(f"not JSON ({exc})", frame=frame) from None
     # Fast path for the usual audio frame: exactly {"type", "data": {"audio"}}.
     if type(raw) is dict and len(raw) == 2 and raw.get("type") == "input_audio":
         data = raw.get("data")
-        if type(data) is dict and len(data) == 1:
-            audio = data.get("audio")
-            if type(audio) is str:
-                return _input_audio(audio)
+        if type(data) is dict and len(data) == 1 and type(data.get("audio")) is str:
+            raw["data"] = _adopt(InputAudioData, data)
+            message: InputAudio = _adopt(InputAudio, raw)
+            return message
     return _parse(raw, CLIENT_MESSAGE_TYPES, frame)  # type: ignore[return-value]
 
 

@@ -1,0 +1,88 @@
+"""The public surface: ``vatel.__all__`` is pinned, and the official SDK's names all exist."""
+
+from __future__ import annotations
+
+import pytest
+
+import vatel
+import vatel.models
+import vatel.models.rest
+import vatel.models.ws
+import vatel.protocol
+
+pytestmark = pytest.mark.unit
+
+
+def test_all_names_resolve() -> None:
+    for module in (vatel, vatel.models, vatel.models.rest, vatel.models.ws, vatel.protocol):
+        for name in module.__all__:
+            assert hasattr(module, name), f"{module.__name__}.{name}"
+        assert len(module.__all__) == len(set(module.__all__))
+
+
+def test_official_sdk_names() -> None:
+    # From the official SDK's vatel/__init__.py and vatel/models/__init__.py (protocol.md §5).
+    official_top = {
+        "Client", "connection_query", "Agent", "AgentCreateInput", "AgentUpdateInput", "Call",
+        "CallFeedback", "CallOutcome", "CallSource", "CallStatus", "ContextVariable",
+        "DialAgentResponse", "GenerateSessionTokenRequest", "GraphVersion", "GraphVersionDetail",
+        "LLMStringsResponse", "Organization", "PaginatedCallsResponse", "PaginationInfo",
+        "SessionTokenResponse", "Transcript", "TranscriptEntry", "TranscriptToolCall", "SipTrunk",
+        "SipTrunkAgentAssignment", "TwilioPhoneNumber", "VoicesListResponse", "ServerMessage",
+        "SessionStarted", "ResponseAudio", "ResponseText", "InputAudioTranscript", "SpeechStarted",
+        "SpeechStopped", "SessionEnded", "Interruption", "ToolCall", "ToolCallOutput", "InputAudio",
+        "VoiceSessionEmptyData", "parse_server_message",
+    }  # fmt: skip
+    assert official_top <= set(vatel.__all__)
+    official_models = {
+        "AgentStatus", "CallerTransformType", "ErrorResponse", "GraphNode", "NoiseCancelSettings",
+        "PbxType", "RegistrationStatus", "SIPTrunkAuthType", "SipTrunkAgentAssignmentCreateInput",
+        "SipTrunkAgentAssignmentPatchInput", "SipTrunkCallerIDTransform", "SipTrunkCreateInput",
+        "SipTrunkUpdateInput", "TimeoutAction", "TimeoutSettings", "TTSStrategy",
+        "TwilioPhoneNumberImportInput", "TwilioPhoneNumberLabelPatchInput", "VadSettings",
+        "VoiceCatalogEntry", "VoiceSettings", "ToolCallArgument",
+    }  # fmt: skip
+    assert official_models <= set(vatel.models.__all__)
+
+
+def test_client_resources_and_methods() -> None:
+    expected = {
+        "organization": {"get"},
+        "llms": {"list"},
+        "voices": {"list"},
+        "agents": {"list", "create", "get", "update", "delete", "list_versions", "get_version", "publish_version", "dial"},
+        "calls": {"list", "get", "download_recording", "iter"},
+        "twilio_numbers": {"list", "import_number", "update_label"},
+        "sip_trunks": {
+            "list", "create", "get", "update", "delete", "list_assignments", "create_assignment",
+            "get_assignment", "update_assignment", "delete_assignment",
+        },
+        "session": {"generate_token"},
+    }  # fmt: skip
+    with vatel.Client(api_key="k") as client:
+        for resource, methods in expected.items():
+            api = getattr(client, resource)
+            for method in methods:
+                assert callable(getattr(api, method)), f"{resource}.{method}"
+                assert callable(getattr(api, method + "_async")), f"{resource}.{method}_async"
+
+
+def test_pinned_top_level_names() -> None:
+    assert sorted(vatel.__all__) == sorted(
+        {
+            "DEFAULT_BASE_URL", "APIConnectionError", "APIError", "APITimeoutError", "Agent",
+            "AgentCreateInput", "AgentUpdateInput", "AuthenticationError", "BadRequestError", "Call",
+            "CallFeedback", "CallOutcome", "CallSource", "CallStatus", "Client", "ClientClosedError",
+            "ConflictError", "Connection", "ConnectionClosed", "ConnectionClosedError",
+            "ConnectionClosedOK", "ContextVariable", "DialAgentResponse", "GenerateSessionTokenRequest",
+            "GraphVersion", "GraphVersionDetail", "InputAudio", "InputAudioTranscript",
+            "InternalServerError", "Interruption", "LLMStringsResponse", "MessageError", "NotFoundError",
+            "Organization", "PaginatedCallsResponse", "PaginationInfo", "PermissionDeniedError",
+            "RateLimitError", "ResponseAudio", "ResponseText", "ServerMessage", "SessionEnded",
+            "SessionStarted", "SessionTokenResponse", "SipTrunk", "SipTrunkAgentAssignment",
+            "SpeechStarted", "SpeechStopped", "ToolCall", "ToolCallOutput", "Transcript",
+            "TranscriptEntry", "TranscriptToolCall", "TwilioPhoneNumber", "UnknownMessage", "VatelError",
+            "VoiceSessionEmptyData", "VoicesListResponse", "__version__", "connect", "connection_query",
+            "parse_server_message", "websocket_url",
+        }
+    )  # fmt: skip

@@ -42,13 +42,17 @@ def best_us(fn: Callable[[], object], number: int, repeat: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--number", type=int, default=50_000, help="calls per repeat")
     parser.add_argument("--repeat", type=int, default=7, help="repeats (the best is kept)")
     args = parser.parse_args()
 
     pcm = os.urandom(FRAME_SAMPLES * 2)
-    reply = ResponseAudio(data=ResponseAudioData(turn_id="turn-1", audio=base64.b64encode(pcm).decode(), is_final=False))
+    reply = ResponseAudio(
+        data=ResponseAudioData(turn_id="turn-1", audio=base64.b64encode(pcm).decode(), is_final=False)
+    )
     reply_frame = reply.to_json()
     sent_frame = encode_input_audio(pcm)
 
@@ -78,9 +82,7 @@ def main() -> None:
     for name, value in timings.items():
         base = timings[name.split(".")[0] + ".stdlib"]
         print(f"{name:<28}{value:>10.2f}{base / value:>11.1f}x")
-    verdict = {
-        way: timings[f"{way}.vatel_model"] <= TARGET_US for way in ("encode", "decode")
-    }
+    verdict = {way: timings[f"{way}.vatel_model"] <= TARGET_US for way in ("encode", "decode")}
     print(
         f"target <= {TARGET_US} us through the models: encode {'met' if verdict['encode'] else 'MISSED'}"
         f" ({timings['encode.vatel_model']:.2f}), decode {'met' if verdict['decode'] else 'MISSED'}"
@@ -93,7 +95,11 @@ def main() -> None:
         json.dumps(
             {
                 "benchmark": "codec",
-                "machine": {"python": platform.python_version(), "cpu_count": os.cpu_count(), "platform": platform.platform()},
+                "machine": {
+                    "python": platform.python_version(),
+                    "cpu_count": os.cpu_count(),
+                    "platform": platform.platform(),
+                },
                 "frame": {"samples": FRAME_SAMPLES, "pcm_bytes": len(pcm), "json_bytes": len(reply_frame)},
                 "us_per_frame": timings,
                 "speedup_vs_stdlib": {

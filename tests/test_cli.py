@@ -38,7 +38,9 @@ def test_version() -> None:
 
 
 def test_unreachable_server_is_one_clear_line() -> None:
-    result = run("check", "--base-url", f"http://127.0.0.1:{closed_port()}", "--api-key", "k", "--timeout", "2")
+    result = run(
+        "check", "--base-url", f"http://127.0.0.1:{closed_port()}", "--api-key", "k", "--timeout", "2"
+    )
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith("error: GET /v1/organization: cannot reach")

@@ -78,6 +78,17 @@ class Loopback:
         self.connections.append(conn)
         return conn
 
+    async def connect_via(self, entry: str, peer: WsPeer, **options: Any) -> Connection:
+        """Dial with ``vatel.connect(url=...)`` or with ``Client(base_url=...).connect()``."""
+        if entry == "vatel.connect":
+            return await self.connect(peer, **options)
+        assert entry == "Client.connect"
+        client = vatel.Client(api_key="k", base_url=peer.url)
+        try:
+            return self.track(await client.connect(TOKEN, **options))
+        finally:
+            await client.aclose()
+
     def track(self, conn: Connection) -> Connection:
         self.connections.append(conn)
         return conn
@@ -99,10 +110,19 @@ async def loop_back() -> AsyncIterator[Loopback]:
         await loopback.close()
 
 
-async def collect(conn: Connection, **options: Any) -> list[Message]:
-    """Every message of ``conn.stream_messages(**options)``, failing after 5 s rather than hanging."""
+async def drain(conn: Connection, seen: list[Message], **options: Any) -> None:
+    """Append every message of ``conn.stream_messages(**options)`` to ``seen`` until the stream
+    ends or raises; fails after 5 s rather than hanging."""
     async with asyncio.timeout(5):
-        return [message async for message in conn.stream_messages(**options)]
+        async for message in conn.stream_messages(**options):
+            seen.append(message)
+
+
+async def collect(conn: Connection, **options: Any) -> list[Message]:
+    """Every message of ``conn.stream_messages(**options)`` (see :func:`drain`)."""
+    seen: list[Message] = []
+    await drain(conn, seen, **options)
+    return seen
 
 
 def started(call_id: str = "call-1") -> SendText:
@@ -117,6 +137,11 @@ def audio_frame(pcm: bytes, *, turn_id: str = "turn-1", is_final: bool = False) 
     return frame(
         "response_audio", {"turn_id": turn_id, "audio": base64.b64encode(pcm).decode(), "is_final": is_final}
     )
+
+
+def state_of(conn: Connection) -> ConnectionState:
+    """``conn.state``, read through a call so that mypy does not keep an earlier narrowing."""
+    return conn.state
 
 
 def parsed(raw: str | bytes) -> Any:
@@ -172,6 +197,12 @@ def test_websocket_url_path_override(path: str, expected: str) -> None:
 )
 def test_websocket_url_rejects_a_bad_base(base: str) -> None:
     with pytest.raises(ValueError, match="url must look like"):
+        websocket_url(base, "t")
+
+
+@pytest.mark.parametrize("base", ["https://example.test/api?x=1", "https://example.test/#top", "http://h/?"])
+def test_websocket_url_rejects_a_query_or_fragment(base: str) -> None:
+    with pytest.raises(ValueError, match="query or fragment"):
         websocket_url(base, "t")
 
 
@@ -239,11 +270,10 @@ async def test_await_connect_gives_an_open_connection(loop_back: Loopback) -> No
     peer = await loop_back.peer(started())
     conn = await vatel.connect(TOKEN, url=peer.url)
     assert isinstance(conn, Connection)
-    assert conn.state is ConnectionState.OPEN
-    assert conn.close_code is None
+    assert (conn.state, conn.close_code) == (ConnectionState.OPEN, None)
     assert isinstance(await conn.receive(timeout=5), SessionStarted)
     await conn.close()
-    assert conn.state is ConnectionState.CLOSED
+    assert state_of(conn) is ConnectionState.CLOSED
     assert conn.close_code == 1000
     server_side = await peer.connection()
     await server_side.wait_closed()
@@ -257,8 +287,8 @@ async def test_async_with_closes_with_1000(loop_back: Loopback) -> None:
         assert isinstance(conn, Connection)
         message = await conn.receive(timeout=5)
         assert isinstance(message, SessionStarted)
-        assert conn.state is ConnectionState.OPEN
-    assert conn.state is ConnectionState.CLOSED
+        assert state_of(conn) is ConnectionState.OPEN
+    assert state_of(conn) is ConnectionState.CLOSED
     server_side = await peer.connection()
     await server_side.wait_closed()
     assert server_side.close_code == 1000
@@ -267,10 +297,14 @@ async def test_async_with_closes_with_1000(loop_back: Loopback) -> None:
 
 async def test_async_with_closes_with_1011_when_the_block_raises(loop_back: Loopback) -> None:
     peer = await loop_back.peer(started())
-    with pytest.raises(RuntimeError, match="user bug"):
+
+    async def fail_inside() -> None:
         async with vatel.connect(TOKEN, url=peer.url) as conn:
             await conn.receive(timeout=5)
             raise RuntimeError("user bug")
+
+    with pytest.raises(RuntimeError, match="user bug"):
+        await fail_inside()
     server_side = await peer.connection()
     await server_side.wait_closed()
     assert server_side.close_code == 1011
@@ -302,8 +336,7 @@ FULL_SESSION: list[Action] = [
 async def test_stream_messages_yields_every_type_typed(loop_back: Loopback) -> None:
     peer = await loop_back.peer(*FULL_SESSION)
     conn = await loop_back.connect(peer)
-    assert conn.session_id is None
-    assert not conn.session_ended
+    assert (conn.session_id, conn.session_ended) == (None, False)
     messages = await collect(conn)
 
     assert [type(m) for m in messages] == [
@@ -538,9 +571,7 @@ async def test_garbage_raises_message_error_when_strict(loop_back: Loopback, gar
     conn = await loop_back.connect(peer, strict=True)
     seen: list[Message] = []
     with pytest.raises(vatel.MessageError) as excinfo:
-        async with asyncio.timeout(5):
-            async for message in conn.stream_messages():
-                seen.append(message)
+        await drain(conn, seen)
     assert [m.type for m in seen] == ["session_started"]
     assert conn.malformed_frames == 1
     assert isinstance(excinfo.value, ValueError)  # MessageError is also a ValueError
@@ -560,35 +591,33 @@ async def test_strict_message_error_names_the_type_and_keeps_the_frame(loop_back
 # --- frame size ----------------------------------------------------------------------------------
 
 
-async def test_frame_over_max_size_closes_with_1009(loop_back: Loopback) -> None:
+ENTRY_POINTS = ["vatel.connect", "Client.connect"]
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+async def test_frame_over_max_size_closes_with_1009(loop_back: Loopback, entry: str) -> None:
     big = frame("response_text", {"turn_id": "t", "text": "x" * 2000, "is_final": True})
     peer = await loop_back.peer(started(), SendText(big), text("never read"))
-    conn = await loop_back.connect(peer, max_size=1024)
+    conn = await loop_back.connect_via(entry, peer, max_size=1024)
     seen: list[Message] = []
     with pytest.raises(vatel.ConnectionClosedError) as excinfo:
-        async with asyncio.timeout(5):
-            async for message in conn.stream_messages():
-                seen.append(message)
+        await drain(conn, seen)
     assert [m.type for m in seen] == ["session_started"]
     assert excinfo.value.code == 1009
     assert excinfo.value.session_ended is False
+    assert conn.close_code == 1009  # the property agrees with the error
     server_side = await peer.connection()
     await server_side.wait_closed()
     assert server_side.close_code == 1009  # the client told the server why
 
 
-@pytest.mark.parametrize("entry", ["vatel.connect", "Client.connect"])
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
 async def test_two_mib_frame_is_accepted_by_default(loop_back: Loopback, entry: str) -> None:
     pcm = bytes(range(256)) * (3 * 2**19 // 256)  # 1.5 MiB of PCM: 2 MiB of base64
     big = audio_frame(pcm, is_final=True)
     assert len(orjson.dumps(big)) > 2 * 2**20  # twice the websockets default limit
     peer = await loop_back.peer(started(), SendText(big), Close(1000))
-    if entry == "Client.connect":
-        client = vatel.Client(api_key="k", base_url=peer.url)
-        conn = loop_back.track(await client.connect(TOKEN))
-        await client.aclose()
-    else:
-        conn = await loop_back.connect(peer)
+    conn = await loop_back.connect_via(entry, peer)
     _, audio = await collect(conn)
     assert isinstance(audio, ResponseAudio)
     assert audio.data.pcm == pcm
@@ -605,19 +634,17 @@ async def test_normal_server_close_ends_the_stream_quietly(loop_back: Loopback, 
     assert [m.type for m in messages] == ["session_started", "response_text"]
     assert conn.close_code == code
     assert conn.close_reason == "done"
-    assert conn.state is ConnectionState.CLOSED
+    assert state_of(conn) is ConnectionState.CLOSED
     assert conn.session_ended is False
 
 
 async def test_error_close_raises_with_code_and_reason(loop_back: Loopback) -> None:
     peer = await loop_back.peer(started(), text("partial"), Close(1011, "agent crashed"))
     conn = await loop_back.connect(peer)
-    seen: list[str] = []
+    seen: list[Message] = []
     with pytest.raises(vatel.ConnectionClosedError) as excinfo:
-        async with asyncio.timeout(5):
-            async for message in conn.stream_messages():
-                seen.append(message.type)
-    assert seen == ["session_started", "response_text"]
+        await drain(conn, seen)
+    assert [m.type for m in seen] == ["session_started", "response_text"]
     error = excinfo.value
     assert isinstance(error, vatel.ConnectionClosed)
     assert (error.code, error.reason, error.session_ended) == (1011, "agent crashed", False)
@@ -639,12 +666,10 @@ async def test_error_close_after_session_ended_ends_quietly(loop_back: Loopback)
 async def test_tcp_abort_mid_stream_raises_1006(loop_back: Loopback) -> None:
     peer = await loop_back.peer(started(), text("one"), Abort())
     conn = await loop_back.connect(peer)
-    seen: list[str] = []
+    seen: list[Message] = []
     with pytest.raises(vatel.ConnectionClosedError) as excinfo:
-        async with asyncio.timeout(5):
-            async for message in conn.stream_messages():
-                seen.append(message.type)
-    assert seen == ["session_started", "response_text"]
+        await drain(conn, seen)
+    assert [m.type for m in seen] == ["session_started", "response_text"]
     assert excinfo.value.code == 1006
     assert excinfo.value.session_ended is False
     assert conn.close_code == 1006
@@ -734,7 +759,8 @@ JSON = {"Content-Type": "application/json"}
         (
             Reject(
                 500,
-                b"<!DOCTYPE html><html><head><title>502 Upstream Oops</title></head><body><h1>x</h1></body></html>",
+                b"<!DOCTYPE html><html><head><title>502 Upstream Oops</title></head>"
+                b"<body><h1>x</h1></body></html>",
                 {"Content-Type": "text/html; charset=utf-8"},
             ),
             vatel.InternalServerError,
@@ -817,9 +843,10 @@ async def test_receive_timeout_raises_and_the_connection_stays_usable(loop_back:
     conn = await loop_back.connect(peer)
     started_at = time.monotonic()
     with pytest.raises(TimeoutError):
-        await conn.receive(timeout=0.2)
+        async with asyncio.timeout(3):  # only a backstop: the elapsed check below tells them apart
+            await conn.receive(timeout=0.2)
     assert 0.15 < time.monotonic() - started_at < 2
-    assert conn.state is ConnectionState.OPEN
+    assert state_of(conn) is ConnectionState.OPEN
     go.set()
     message = await conn.receive(timeout=5)
     assert isinstance(message, ResponseText)
@@ -829,13 +856,11 @@ async def test_receive_timeout_raises_and_the_connection_stays_usable(loop_back:
 async def test_stream_idle_timeout_raises_when_nothing_comes(loop_back: Loopback) -> None:
     peer = await loop_back.peer(started())
     conn = await loop_back.connect(peer)
-    seen: list[str] = []
+    seen: list[Message] = []
     started_at = time.monotonic()
     with pytest.raises(TimeoutError):
-        async with asyncio.timeout(5):
-            async for message in conn.stream_messages(idle_timeout=0.2):
-                seen.append(message.type)
-    assert seen == ["session_started"]
+        await drain(conn, seen, idle_timeout=0.2)
+    assert [m.type for m in seen] == ["session_started"]
     assert time.monotonic() - started_at < 2
 
 
@@ -1042,7 +1067,7 @@ async def test_on_message_sees_every_message_and_run_returns_at_the_end(loop_bac
     unsubscribe = conn.on_message(every.append)
     conn.on("session_ended", lambda m: typed_only.append(m.type))
     async with asyncio.timeout(5):
-        assert await conn.run() is None
+        await conn.run()
     assert [m.type for m in every] == [
         "session_started",
         "response_audio",

@@ -28,7 +28,9 @@ pytestmark = pytest.mark.unit
     ],
 )
 def test_status_classes(status: int, cls: type[vatel.APIError]) -> None:
-    error = error_from_response(status, b'{"error":"nope"}', {"content-type": "application/json"}, request="GET /x")
+    error = error_from_response(
+        status, b'{"error":"nope"}', {"content-type": "application/json"}, request="GET /x"
+    )
     assert type(error) is cls
     assert error.status_code == status
     assert error.body == {"error": "nope"}
@@ -56,7 +58,9 @@ def test_status_classes(status: int, cls: type[vatel.APIError]) -> None:
         (b"\xff\xfe garbage", "application/octet-stream", "\ufffd\ufffd garbage", "\ufffd\ufffd garbage"),
     ],
 )
-def test_any_body_gives_a_clear_message(content: bytes, ctype: str, expected_body: object, summary: str) -> None:
+def test_any_body_gives_a_clear_message(
+    content: bytes, ctype: str, expected_body: object, summary: str
+) -> None:
     error = error_from_response(503, content, {"content-type": ctype})
     assert error.message == f"HTTP 503 Service Unavailable: {summary}"
     if expected_body is not None:

@@ -50,7 +50,10 @@ def test_client_resources_and_methods() -> None:
         "organization": {"get"},
         "llms": {"list"},
         "voices": {"list"},
-        "agents": {"list", "create", "get", "update", "delete", "list_versions", "get_version", "publish_version", "dial"},
+        "agents": {
+            "list", "create", "get", "update", "delete", "list_versions", "get_version",
+            "publish_version", "dial",
+        },
         "calls": {"list", "get", "download_recording", "iter"},
         "twilio_numbers": {"list", "import_number", "update_label"},
         "sip_trunks": {

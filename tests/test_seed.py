@@ -37,7 +37,7 @@ def test_the_calls_the_seed_makes_exist() -> None:
     client = vatel.Client(api_key="k", base_url="https://api.vatel.ai")
     try:
         generate = inspect.signature(client.session.generate_token_async)
-        assert list(generate.parameters)[0] == "agent_id"
+        assert next(iter(generate.parameters)) == "agent_id"
         connect = inspect.signature(client.connect)
         assert {"token", "url"} <= set(connect.parameters)
         for name in ("stream_messages", "send_input_audio", "send_tool_call_output", "close"):

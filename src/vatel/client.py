@@ -85,8 +85,10 @@ class Client:
         open_timeout: float | None = 10,
         ping_interval: float | None = 20,
         ping_timeout: float | None = 20,
+        close_timeout: float | None = 5,
         max_size: int | None = MAX_FRAME_SIZE,
         strict: bool = False,
+        additional_headers: dict[str, str] | None = None,
     ) -> ConnectCall:
         """Open the session WebSocket for ``token``: ``conn = await client.connect(token)``
         or ``async with client.connect(token) as conn``.
@@ -101,8 +103,10 @@ class Client:
             open_timeout=open_timeout,
             ping_interval=ping_interval,
             ping_timeout=ping_timeout,
+            close_timeout=close_timeout,
             max_size=max_size,
             strict=strict,
+            additional_headers=additional_headers,
         )
 
     def close(self) -> None:

@@ -35,6 +35,7 @@ from websockets.exceptions import (
     InvalidStatus,
     InvalidURI,
 )
+from websockets.frames import Close
 
 from vatel._version import __version__
 from vatel.errors import (
@@ -101,11 +102,28 @@ def websocket_url(base_url: str, token: str, path: str = CONNECTION_PATH) -> str
     base = base_url.strip().rstrip("/")
     scheme, sep, rest = base.partition("://")
     scheme = {"https": "wss", "http": "ws"}.get(scheme.lower(), scheme.lower())
-    if not sep or scheme not in ("ws", "wss") or not urlsplit(f"{scheme}://{rest}").netloc:
+    parts = urlsplit(f"{scheme}://{rest}")
+    if not sep or scheme not in ("ws", "wss") or not parts.netloc:
         raise ValueError(f"url must look like https://host, http://host:port or wss://host, got {base_url!r}")
+    if parts.query or parts.fragment or base.endswith(("?", "#")):
+        raise ValueError(
+            f"url must not carry a query or fragment (the token is the only parameter): {base_url!r}"
+        )
     if not path.startswith("/"):
         path = "/" + path
     return f"{scheme}://{rest}{path}?{connection_query(token)}"
+
+
+def _close_cause(received: Close | None, sent: Close | None) -> tuple[int, str]:
+    """(code, reason) of a closed socket: the peer's close frame when one came; else ours, when we
+    closed and the peer did not answer (a normal ``close()`` stays normal, and a connection that
+    websockets failed keeps its cause: 1009 for a frame over ``max_size``, 1011 for a keepalive
+    timeout, 1002/1007 for protocol errors); else 1006, the link dropped."""
+    if received is not None:
+        return received.code, received.reason
+    if sent is not None:
+        return sent.code, sent.reason
+    return 1006, ""
 
 
 class ConnectionState(Enum):
@@ -116,7 +134,11 @@ class ConnectionState(Enum):
 
 class Connection:
     """One voice session. Read with :meth:`stream_messages` (or ``async for``), or with handlers
-    and :meth:`run`; send the microphone with :meth:`send_input_audio_bytes`."""
+    and :meth:`run`; send the microphone with :meth:`send_input_audio_bytes`.
+
+    With ``strict=True`` a frame that is not a message raises :class:`~vatel.errors.MessageError`
+    from ``receive()``; the socket stays open and the next ``receive()`` goes on.
+    """
 
     def __init__(self, ws: ClientConnection, *, strict: bool = False) -> None:
         self._ws = ws
@@ -148,22 +170,19 @@ class Connection:
 
     @property
     def close_code(self) -> int | None:
-        """The close code received (1006 when the link dropped), ``None`` while open."""
-        return self._ws.close_code
+        """Why the socket closed (see :func:`_close_cause`), ``None`` while it is open."""
+        if self._ws.close_code is None:
+            return None
+        return _close_cause(self._ws.protocol.close_rcvd, self._ws.protocol.close_sent)[0]
 
     @property
     def close_reason(self) -> str | None:
-        return self._ws.close_reason
+        if self._ws.close_code is None:
+            return None
+        return _close_cause(self._ws.protocol.close_rcvd, self._ws.protocol.close_sent)[1]
 
     def _closed_error(self, exc: WsConnectionClosed) -> ConnectionClosed:
-        frame = exc.rcvd
-        code = frame.code if frame is not None else 1006
-        reason = frame.reason if frame is not None else ""
-        if exc.rcvd is None and exc.sent is not None:
-            # We closed and the peer did not answer: our own code says why. A normal close() stays
-            # normal, and a connection websockets failed keeps its cause (1009 for a frame over
-            # max_size, 1011 for a keepalive timeout, 1002/1007 for protocol errors) instead of 1006.
-            code, reason = exc.sent.code, exc.sent.reason
+        code, reason = _close_cause(exc.rcvd, exc.sent)
         cls = ConnectionClosedOK if code in NORMAL_CLOSE_CODES else ConnectionClosedError
         return cls(code, reason, session_ended=self.session_ended)
 
@@ -223,7 +242,9 @@ class Connection:
 
     def on(self, type: str, handler: Handler) -> Callable[[], None]:
         """Call ``handler(message)`` for each message of ``type`` (``"*"``: every message) as it is
-        received; returns a function that removes the handler. Handlers may be coroutines."""
+        received; returns a function that removes the handler. Handlers may be coroutines; an
+        exception in a handler comes out of ``receive()`` / ``stream_messages()`` (a bug in a
+        handler should be seen, not swallowed as the JS SDK does)."""
         self._handlers.setdefault(type, []).append(handler)
 
         def unsubscribe() -> None:

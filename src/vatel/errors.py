@@ -144,7 +144,8 @@ class APITimeoutError(APIConnectionError):
 
 
 class ConnectionClosed(VatelError):
-    """The session WebSocket is closed: ``code`` and ``reason`` as received (1006: no close frame)."""
+    """The session WebSocket is closed: ``code`` and ``reason`` say why (``Connection.close_code``:
+    the peer's close frame, else the one we sent when websockets failed the link, else 1006)."""
 
     def __init__(self, code: int, reason: str = "", *, session_ended: bool = False) -> None:
         self.code = code

@@ -81,7 +81,11 @@ MESSAGE_DATA = {
     "VoiceSessionInputVariable": p.ToolCallArgument,
     "VoiceSessionClientToolCallData": p.ToolCallData,
 }
-MESSAGE_SCHEMAS = {"VoiceSessionServerMessage", "VoiceSessionClientInputAudioMessage", "VoiceSessionClientToolCallOutputMessage"}
+MESSAGE_SCHEMAS = {
+    "VoiceSessionServerMessage",
+    "VoiceSessionClientInputAudioMessage",
+    "VoiceSessionClientToolCallOutputMessage",
+}
 OTHER = {"LLMModel"}  # a plain string, typed as str on Agent.llm
 
 

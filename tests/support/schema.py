@@ -23,7 +23,10 @@ def errors(instance: Any, name: str) -> list[str]:
     """Every way ``instance`` breaks ``components.schemas[name]`` (empty when valid)."""
     root = {"$ref": f"#/components/schemas/{name}", "components": openapi()["components"]}
     validator = OAS30Validator(root, format_checker=OAS30Validator.FORMAT_CHECKER)
-    return [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in validator.iter_errors(instance)]
+    return [
+        f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
+        for e in validator.iter_errors(instance)
+    ]
 
 
 def _resolve(schema: dict[str, Any]) -> dict[str, Any]:

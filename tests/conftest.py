@@ -8,6 +8,9 @@ import pytest
 
 from support.fake_server import FakeServer
 
+# Database fixtures (tests/support/db_fixtures.py): `database_url` over SQLite and PostgreSQL.
+pytest_plugins = ["support.db_fixtures"]
+
 # --- fake REST server (tests/support/fake_server.py) -----------------------------------------------
 # One real uvicorn server on 127.0.0.1 for the whole session (starting and stopping one costs about
 # 0.2 s); `fake_server` hands it to a test with no scripted replies and no recorded requests.

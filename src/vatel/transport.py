@@ -11,8 +11,10 @@ request, so a client made without ``base_url`` or auth still talks to the right 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -67,6 +69,10 @@ def path_segment(value: str, what: str = "id") -> str:
     """A path parameter, escaped so that no id can change the path (``../`` stays one segment)."""
     if not isinstance(value, str) or not value:
         raise ValueError(f"{what} must be a non-empty string, got {value!r}")
+    if value in (".", ".."):
+        # quote() leaves dots alone, and httpx removes "." and ".." segments from the path
+        # (".." would hit the parent resource); escaped, they stay one segment.
+        return value.replace(".", "%2E")
     return quote(value, safe="")
 
 
@@ -118,6 +124,7 @@ class HttpTransport:
         self._async_sleep = async_sleep
         self._state = _State.OPEN
         self._pending_close: asyncio.Task[None] | None = None
+        self._async_loop: asyncio.AbstractEventLoop | None = None
 
     # --- shared decisions -----------------------------------------------------------------------
 
@@ -153,7 +160,9 @@ class HttpTransport:
                 request=req.label,
             ) from exc
         raise APIConnectionError(
-            f"cannot reach {self.base_url}: {exc or type(exc).__name__}", request=req.label
+            f"{'the connection to' if reached else 'cannot reach'} {self.base_url}"
+            f"{' broke' if reached else ''}: {exc or type(exc).__name__}",
+            request=req.label,
         ) from exc
 
     def _on_response(self, req: ApiRequest[Any], status: int, headers: httpx.Headers, attempt: int) -> float:
@@ -173,18 +182,19 @@ class HttpTransport:
     def _result(self, req: ApiRequest[T], response: httpx.Response) -> T:
         if req.binary:
             return req.parse(response.content)
-        if response.status_code == 204 or not response.content:
-            return req.parse(None)
-        try:
-            body = orjson.loads(response.content)
-        except orjson.JSONDecodeError:
-            raise APIError(
-                response.status_code,
-                response.text[:500],
-                f"HTTP {response.status_code} with a body that is not JSON "
-                f"({response.headers.get('content-type', 'no content type')})",
-                request=req.label,
-            ) from None
+        body: Any = None
+        if response.status_code != 204 and response.content:
+            try:
+                body = orjson.loads(response.content)
+            except orjson.JSONDecodeError:
+                raise APIError(
+                    response.status_code,
+                    response.text[:500],
+                    f"HTTP {response.status_code} with a body that is not JSON "
+                    f"({response.headers.get('content-type', 'no content type')})",
+                    request=req.label,
+                ) from None
+        # An empty body is read too: only answers with nothing to read (204, DELETE) accept it.
         try:
             return req.parse(body)
         except (pydantic.ValidationError, TypeError, ValueError) as exc:
@@ -259,7 +269,7 @@ class HttpTransport:
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:
-                asyncio.run(client.aclose())
+                _close_outside_loop(client)
             else:
                 self._pending_close = loop.create_task(client.aclose())
 
@@ -267,8 +277,14 @@ class HttpTransport:
 
     def _async_client_(self) -> httpx.AsyncClient:
         self._check_open()
+        loop = asyncio.get_running_loop()
+        if self._owns_async_client and self._async_client is not None and self._async_loop is not loop:
+            # Made in another event loop (a second asyncio.run()): its connections belong to
+            # that loop and cannot be used or closed from this one, so start a fresh client.
+            self._async_client = None
         if self._async_client is None:
             self._async_client = httpx.AsyncClient(timeout=self.timeout)
+            self._async_loop = loop
         return self._async_client
 
     async def send_async(self, req: ApiRequest[T]) -> T:
@@ -333,13 +349,28 @@ class HttpTransport:
 
 
 def _part_path(dest: Path) -> Path:
-    return dest.with_name(f".{dest.name}.{os.getpid()}.part")
+    return dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
+
+
+def _close_outside_loop(client: httpx.AsyncClient) -> None:
+    """Close an async client from sync code, with no event loop running.
+
+    Its pooled connections belong to the loop it was used in. When that loop is already closed
+    (``asyncio.run`` has returned) they cannot be closed gracefully any more and ``aclose`` raises
+    ``RuntimeError: Event loop is closed``; they are then left to the garbage collector.
+    """
+    with contextlib.suppress(RuntimeError):
+        asyncio.run(client.aclose())
 
 
 def _finish_download(req: ApiRequest[Any], response: httpx.Response, part: Path, dest: Path) -> None:
+    # Content-Length counts the bytes on the wire: with a Content-Encoding (a proxy's gzip) the
+    # decoded file is larger, so compare it with what was downloaded, not with the file size.
     expected = response.headers.get("content-length")
-    size = part.stat().st_size
-    if expected is not None and expected.isdigit() and int(expected) != size:
+    received = response.num_bytes_downloaded
+    if expected is not None and expected.isdigit() and int(expected) != received:
         part.unlink(missing_ok=True)
-        raise APIConnectionError(f"download cut short: {size} of {expected} bytes arrived", request=req.label)
+        raise APIConnectionError(
+            f"download cut short: {received} of {expected} bytes arrived", request=req.label
+        )
     part.replace(dest)

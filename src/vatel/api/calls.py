@@ -7,7 +7,7 @@ strings the API expects; plain strings still work, as in the official SDK.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TypedDict, Unpack, overload
 
@@ -37,7 +37,8 @@ def _query_value(name: str, value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime):
-        return value.isoformat()
+        # RFC 3339 needs an offset: a naive datetime is taken as UTC.
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
     if isinstance(value, str):
         return value
     if name == "agent_ids" and isinstance(value, Iterable):

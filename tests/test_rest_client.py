@@ -2004,7 +2004,7 @@ def test_download_cut_short_then_complete_succeeds(fake_server: FakeServer, tmp_
 async def test_download_recording_bytes_cut_short_raises(fake_server: FakeServer, use_async: bool) -> None:
     reply_recording(fake_server, cut_after=100)
     async with fast_client(fake_server.url, max_retries=0) as client:
-        with pytest.raises(APIConnectionError, match="connection to .* broke"):
+        with pytest.raises(APIConnectionError, match=r"connection to .* broke"):
             await call_twin(client, "calls.download_recording", use_async, CALL_ID)
     assert len(fake_server.requests) == 1
 

@@ -1,0 +1,92 @@
+"""``vatel serve``: the Vatel REST (and, later, session) API on this machine, offline.
+
+The first start creates an organization and an API key, prints the key once (stdout) and keeps it
+in the data dir for local tools. SIGINT/SIGTERM stop it gracefully and it exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from vatel.cli.data_dir import add_data_dir, settings_from
+from vatel.cli.failure import CommandError
+from vatel.server.app import create_app
+from vatel.server.bootstrap import prepare
+from vatel.server.settings import DEFAULT_HOST, DEFAULT_PORT, ServerSettings
+from vatel.server.store.database import DatabaseError
+
+if TYPE_CHECKING:
+    import uvicorn
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0..65535, got {value}")
+    return value
+
+
+async def _preflight(settings: ServerSettings) -> str | None:
+    """Migrate and create the organization before serving: a bad database fails here in one line,
+    and the first key is printed before the server's own log starts."""
+    ready = await prepare(settings)
+    await ready.engine.dispose()
+    return ready.new_key
+
+
+def _graceful_server(config: uvicorn.Config) -> uvicorn.Server:
+    import uvicorn
+
+    class GracefulServer(uvicorn.Server):
+        """uvicorn re-raises SIGINT/SIGTERM once its graceful shutdown is done, so the process would
+        die by the signal; here a graceful stop is a success (exit 0). A second Ctrl-C still forces."""
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            super().handle_exit(sig, frame)
+            self._captured_signals.clear()
+
+    return GracefulServer(config)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = settings_from(args)
+    try:
+        new_key = asyncio.run(_preflight(settings))
+    except (DatabaseError, OSError) as error:
+        raise CommandError(f"{error} (check --data-dir, VATEL_DATA_DIR or VATEL_DATABASE_URL)") from None
+    if new_key is not None:
+        print(
+            f"vatel serve: created this server's organization; its API key (shown once):\n{new_key}",
+            flush=True,
+        )
+        print(f"vatel serve: the key is also kept in {settings.api_key_file} (mode 0600)", file=sys.stderr)
+    database = "PostgreSQL" if settings.database_url else f"SQLite in {settings.data_dir}"
+    print(f"vatel serve: http://{args.host}:{args.port} ({database})", file=sys.stderr, flush=True)
+    config = uvicorn.Config(
+        create_app(settings), host=args.host, port=args.port, log_level=args.log_level, lifespan="on"
+    )
+    server = _graceful_server(config)
+    server.run()
+    if not server.started:
+        raise CommandError(f"the server did not start on {args.host}:{args.port} (see the log above)")
+    return 0
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = commands.add_parser("serve", help="run the local Vatel server (REST API) on this machine")
+    serve.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
+    serve.add_argument("--port", type=_port, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    serve.add_argument(
+        "--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    add_data_dir(serve)
+    serve.set_defaults(run=run_serve)

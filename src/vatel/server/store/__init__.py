@@ -1,0 +1,1 @@
+"""The server's database: tables (``schema``), migrations, and one repository per area."""

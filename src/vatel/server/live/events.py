@@ -1,0 +1,210 @@
+"""What happens to a call (events, into the core) and what the core wants done (actions, out).
+
+All are small frozen dataclasses; times are seconds on the session's monotonic clock, passed in
+by the shell (the core never reads a clock). Audio inside the core is PCM16 bytes at 24 kHz.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from vatel.protocol import ServerMessage
+from vatel.server.engines.brain import Entry
+
+# --- events ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Started:
+    """The WebSocket is open and ``session_started`` may go out."""
+
+
+@dataclass(frozen=True)
+class VoiceActivity:
+    """One VAD decision about the user's audio ending at ``at`` (a frame of ``duration`` s)."""
+
+    at: float
+    speech: bool
+    duration: float
+
+
+@dataclass(frozen=True)
+class PartialTranscript:
+    text: str
+
+
+@dataclass(frozen=True)
+class FinalTranscript:
+    text: str
+
+
+@dataclass(frozen=True)
+class BrainSaid:
+    turn_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class BrainCalledTool:
+    turn_id: str
+    name: str
+    arguments: tuple[Mapping[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class BrainEnded:
+    """The brain wants the call ended once what it said has been heard."""
+
+    turn_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class BrainDone:
+    """The brain has nothing more for this turn."""
+
+    turn_id: str
+
+
+@dataclass(frozen=True)
+class BrainFailed:
+    turn_id: str
+    error: str
+
+
+@dataclass(frozen=True)
+class SpeechAudio:
+    """Synthesised audio for segment ``segment`` of ``turn_id`` (PCM16, 24 kHz)."""
+
+    turn_id: str
+    segment: int
+    pcm: bytes
+
+
+@dataclass(frozen=True)
+class SpeechDone:
+    """Segment ``segment`` of ``turn_id`` is fully synthesised."""
+
+    turn_id: str
+    segment: int
+
+
+@dataclass(frozen=True)
+class ToolOutput:
+    tool_call_id: str
+    output: str
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Time passed (the shell ticks while audio is paced out, and at :meth:`CallCore.next_wakeup`)."""
+
+
+@dataclass(frozen=True)
+class ClientGone:
+    """The client closed the socket or vanished."""
+
+
+Event = (
+    Started
+    | VoiceActivity
+    | PartialTranscript
+    | FinalTranscript
+    | BrainSaid
+    | BrainCalledTool
+    | BrainEnded
+    | BrainDone
+    | BrainFailed
+    | SpeechAudio
+    | SpeechDone
+    | ToolOutput
+    | Tick
+    | ClientGone
+)
+
+# --- actions -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Send:
+    message: ServerMessage
+
+
+@dataclass(frozen=True)
+class AgentAudioSent:
+    """Agent audio that went out at ``at`` (for the recording's agent channel)."""
+
+    at: float
+    pcm: bytes
+
+
+@dataclass(frozen=True)
+class StartRecognition:
+    """The user started an utterance at ``at``: collect their audio from there (plus pre-roll)."""
+
+    at: float
+
+
+@dataclass(frozen=True)
+class FinishRecognition:
+    """The utterance ended: decode it and answer with :class:`FinalTranscript`."""
+
+
+@dataclass(frozen=True)
+class CancelRecognition:
+    """Drop the utterance being collected (it was noise, or the call ended)."""
+
+
+@dataclass(frozen=True)
+class Think:
+    """Ask the brain for the next agent turn ``turn_id`` given ``conversation``."""
+
+    turn_id: str
+    conversation: tuple[Entry, ...]
+
+
+@dataclass(frozen=True)
+class Speak:
+    """Synthesise segment ``segment`` of ``turn_id`` and report it with :class:`SpeechAudio`."""
+
+    turn_id: str
+    segment: int
+    text: str
+
+
+@dataclass(frozen=True)
+class CancelTurn:
+    """Stop the brain and the synthesis of ``turn_id``; their late results are dropped."""
+
+    turn_id: str
+
+
+@dataclass(frozen=True)
+class Record:
+    """A transcript entry for the stored call (wire ``TranscriptEntry`` fields, camelCase)."""
+
+    entry: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Hangup:
+    """The call is over: ``session_ended`` has been sent; close the socket with 1000."""
+
+    reason: str
+    outcome: str | None
+
+
+Action = (
+    Send
+    | AgentAudioSent
+    | StartRecognition
+    | FinishRecognition
+    | CancelRecognition
+    | Think
+    | Speak
+    | CancelTurn
+    | Record
+    | Hangup
+)

@@ -46,6 +46,9 @@ ALLOWED = {
 THIRD_PARTY = {
     "protocol": {"pydantic", "orjson", "pybase64"},
     "client": {"pydantic", "orjson", "pybase64", "httpx", "websockets"},
+    "pcm": {"numpy", "soxr"},
+    "audio": {"numpy", "soxr", "sounddevice"},
+    "app": {"orjson"},
 }
 
 

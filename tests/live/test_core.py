@@ -221,10 +221,13 @@ class TestEndOfCall:
         assert sim.first("session_ended").at == pytest.approx(3.0, abs=0.05)
 
     def test_a_vanished_client_ends_the_call_without_messages(self) -> None:
+        # The answer's audio starts ≈1.39 s; the client leaves at 1.6 s, having heard ≈0.2 s.
         sim = CallSim(config(), brain=lambda c: ["One two three four five."])
         sim.user_says(0.5, 1.0, "hi").client_gone(1.6).run(5.0)
         assert sim.hangup is not None and sim.hangup.reason == "client disconnected"
         assert all(s.at <= 1.6 for s in sim.sent)
+        assistant = [e["message"] for e in sim.records if e.get("role") == "assistant"]
+        assert assistant in ([], ["One"])  # only what was heard
         assert sim.core.state is CallState.ENDED
         assert sim.core.handle(ClientGone(), 2.0) == [] and sim.core.next_wakeup(2.0) is None
 

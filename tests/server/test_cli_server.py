@@ -79,7 +79,9 @@ def test_key_command_errors_are_one_line(tmp_path: Path, args: tuple[str, ...], 
 
 def test_a_bad_database_url_is_one_clear_line(tmp_path: Path) -> None:
     env = {**os.environ, "VATEL_DATABASE_URL": "postgresql+asyncpg://nobody@127.0.0.1:1/none"}
-    result = run("serve", "--port", str(free_port()), "--data-dir", str(tmp_path / "d"), env=env)
+    result = run(
+        "serve", "--rest-only", "--port", str(free_port()), "--data-dir", str(tmp_path / "d"), env=env
+    )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("error: cannot use the database")
     assert "Traceback" not in result.stderr

@@ -24,17 +24,26 @@ def free_port() -> int:
 class Serve:
     """``vatel serve`` in a subprocess on a free port."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, *, live: bool = False) -> None:
+        self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            [*VATEL, "serve", "--port", str(self.port), "--data-dir", str(data_dir)],
+            [
+                *VATEL,
+                "serve",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(data_dir),
+                *([] if live else ["--rest-only"]),
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             env=env,
         )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while True:
             try:
                 httpx.get(self.url + "/v1/llms", timeout=1)

@@ -1,4 +1,4 @@
-"""``vatel serve``: the Vatel REST (and, later, session) API on this machine, offline.
+"""``vatel serve``: the Vatel REST API and live sessions on this machine, offline.
 
 The first start creates an organization and an API key, prints the key once (stdout) and keeps it
 in the data dir for local tools. SIGINT/SIGTERM stop it gracefully and it exits 0.
@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING
 
 from vatel.cli.data_dir import add_data_dir, settings_from
 from vatel.cli.failure import CommandError
-from vatel.server.app import create_app
+from vatel.server.app import SCRIPTED_BRAIN, create_app
 from vatel.server.bootstrap import prepare
+from vatel.server.live.services import LiveServices
 from vatel.server.settings import DEFAULT_HOST, DEFAULT_PORT, ServerSettings
 from vatel.server.store.database import DatabaseError
 
@@ -55,6 +56,23 @@ def _graceful_server(config: uvicorn.Config) -> uvicorn.Server:
     return GracefulServer(config)
 
 
+def _load_live() -> LiveServices:
+    """The speech engines and brains, loaded once before serving (a few seconds, shown as it goes)."""
+    from vatel.server.engines.loading import EngineConfig, EngineUnavailable, load_engines
+    from vatel.server.engines.scripted_brain import ScriptedBrain
+
+    def show(step: object) -> None:
+        print(f"vatel serve: {step}", file=sys.stderr, flush=True)
+
+    try:
+        engines = load_engines(EngineConfig(), progress=show)
+    except EngineUnavailable as error:
+        raise CommandError(
+            f"{error} (or run `vatel serve --rest-only` to serve without live calls)"
+        ) from None
+    return LiveServices(engines, {SCRIPTED_BRAIN: ScriptedBrain()})
+
+
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -71,8 +89,13 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"vatel serve: the key is also kept in {settings.api_key_file} (mode 0600)", file=sys.stderr)
     database = "PostgreSQL" if settings.database_url else f"SQLite in {settings.data_dir}"
     print(f"vatel serve: http://{args.host}:{args.port} ({database})", file=sys.stderr, flush=True)
+    live = None if args.rest_only else _load_live()
     config = uvicorn.Config(
-        create_app(settings), host=args.host, port=args.port, log_level=args.log_level, lifespan="on"
+        create_app(settings, live=live),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        lifespan="on",
     )
     server = _graceful_server(config)
     server.run()
@@ -87,6 +110,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     serve.add_argument("--port", type=_port, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     serve.add_argument(
         "--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    serve.add_argument(
+        "--rest-only",
+        action="store_true",
+        help="serve the REST API without loading speech engines (the session WebSocket answers 503)",
     )
     add_data_dir(serve)
     serve.set_defaults(run=run_serve)

@@ -14,16 +14,30 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from vatel.protocol import VoiceCatalogEntry
 from vatel.server.api import agents, calls, catalog, session_token, telephony
 from vatel.server.api.problems import problem
 from vatel.server.api.routing import ServerState
 from vatel.server.bootstrap import prepare
+from vatel.server.engines.tts import Voice
+from vatel.server.live.endpoint import connection
+from vatel.server.live.services import LiveServices
 from vatel.server.settings import ServerSettings
 
 logger = logging.getLogger("vatel.server")
+
+
+class _DenialIsNotAnError(logging.Filter):
+    """uvicorn logs "returned without completing handshake" after a deliberate denial response
+    (a 400/401/404 before the upgrade), which is how /v1/connection refuses tokens."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "without completing handshake" not in record.getMessage()
+
+
+logging.getLogger("uvicorn.error").addFilter(_DenialIsNotAnError())
 
 SCRIPTED_BRAIN = "vatel/scripted"
 
@@ -43,6 +57,7 @@ def api_routes() -> list[BaseRoute]:
         *telephony.routes,
         *session_token.routes,
         Route("/v1/connection", connection_without_upgrade, methods=["GET"]),
+        WebSocketRoute("/v1/connection", connection),
     ]
 
 
@@ -60,17 +75,44 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return problem(500, "internal server error (logged on the server)")
 
 
+def catalog_entry(voice: Voice, engine: str) -> VoiceCatalogEntry:
+    """A local voice as the spec's ``VoiceCatalogEntry``.
+
+    The spec's ``provider`` is an enum of hosted vendors with no value for a local engine; the
+    entry says ``openai`` only because the field is required and must be one of those values, and
+    names the real engine in ``description`` (docs/architecture.md, "Local voices").
+    """
+    return VoiceCatalogEntry(
+        id=voice.id,
+        name=voice.name,
+        description=f"local {engine} voice: {voice.description}",
+        provider="openai",
+        languages=list(voice.languages),
+        featured=None,
+    )
+
+
 def create_app(
     settings: ServerSettings,
     *,
+    live: LiveServices | None = None,
     llms: Sequence[str] = (SCRIPTED_BRAIN,),
-    voices: Sequence[VoiceCatalogEntry] = (),
     on_first_key: Callable[[str], None] | None = None,
 ) -> Starlette:
     """The server app; its lifespan prepares the store (in the server's own event loop).
 
-    ``on_first_key`` is called with the new API key when this start created the organization
-    (the CLI prints it once)."""
+    ``live`` holds the loaded speech engines and brains; without it the REST API works and the
+    session WebSocket answers 503. ``on_first_key`` is called with the new API key when this
+    start created the organization (the CLI prints it once)."""
+    if live is not None:
+        llms = tuple(live.brains)
+        voices = tuple(
+            catalog_entry(voice, synthesizer.name)
+            for synthesizer in live.engines.synthesizers
+            for voice in synthesizer.voices
+        )
+    else:
+        voices = ()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -84,6 +126,7 @@ def create_app(
             llms=tuple(llms),
             voices=tuple(voices),
         )
+        app.state.live = live
         try:
             yield
         finally:

@@ -43,6 +43,36 @@ def read_key_file(path: Path) -> str | None:
     return key or None
 
 
+async def recover_calls(engine: AsyncEngine, settings: ServerSettings) -> int:
+    """Close the calls a stopped server left open (``kill -9`` mid-call) and repair their WAVs.
+
+    Only calls whose recording is in *this* data dir are touched: with several replicas on one
+    PostgreSQL, another replica's live calls are not ours to end.
+    """
+    from vatel.server.live.recording import repair
+    from vatel.server.store.calls import unfinished_calls, update_call
+    from vatel.server.store.timestamps import now_text
+
+    async with engine.begin() as conn:
+        recovered = 0
+        for row in await unfinished_calls(conn):
+            if not row.recording_path:
+                continue
+            path = settings.data_dir / row.recording_path
+            if not path.is_file():
+                continue
+            repair(path)
+            await update_call(
+                conn,
+                row.id,
+                status="ended",
+                ended_at=now_text(),
+                termination_reason="server stopped during the call",
+            )
+            recovered += 1
+    return recovered
+
+
 async def prepare(settings: ServerSettings) -> Prepared:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = open_engine(settings.resolved_database_url)
@@ -52,6 +82,7 @@ async def prepare(settings: ServerSettings) -> Prepared:
         if new_key is not None:
             write_key_file(settings.api_key_file, new_key)
         secret = await session_token_secret(engine)
+        await recover_calls(engine, settings)
     except BaseException:
         await engine.dispose()
         raise

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from vatel.protocol import Agent, AgentCreateInput, AgentUpdateInput
+from vatel.protocol import Agent, AgentCreateInput, AgentUpdateInput, TimeoutAction, TTSStrategy
 from vatel.server.api.problems import ApiProblem
 
 LANGUAGES = frozenset({"multi", "en", "es", "fr", "de", "it", "pt", "ru", "zh", "ja", "ko", "ar", "hi"})
@@ -104,6 +104,14 @@ def _check(config: dict[str, Any], llms: tuple[str, ...]) -> None:
         if not math.isfinite(value) or not low <= value <= high:
             where = section if key is None else f"{section}.{key}"
             raise ApiProblem(400, f"{where} must be between {low} and {high}, got {value}")
+    for section, key, allowed in (
+        ("voice_settings", "provider", TTSStrategy),
+        ("timeout_settings", "timeout_action", TimeoutAction),
+        ("timeout_settings", "silence_timeout_action", TimeoutAction),
+    ):
+        value = (config.get(section) or {}).get(key)
+        if value is not None and value not in {member.value for member in allowed}:
+            raise ApiProblem(400, f"{section}.{key} must be one of {sorted(m.value for m in allowed)}")
     voice = config.get("voice_settings") or {}
     for key in ("speed", "stability", "similarity_boost", "volume"):
         value = voice.get(key)

@@ -8,13 +8,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from vatel.protocol import AgentCreateInput, AgentUpdateInput
 from vatel.server.api.agent_settings import agent_body, merged_config, new_config, strip_legacy
 from vatel.server.api.problems import JSONResponse, problem
-from vatel.server.api.request import parse_model, path_id, read_json
-from vatel.server.api.routing import Caller, endpoint
+from vatel.server.api.request import check_uuid, parse_model, path_id, read_json
+from vatel.server.api.routing import Caller, endpoint, resource
 from vatel.server.store import agents as store
 from vatel.server.store.errors import Invalid
 from vatel.server.store.schema import twilio_numbers
@@ -127,19 +126,19 @@ async def dial_agent(request: Request, caller: Caller) -> Response:
     number, destination = request.query_params.get("number"), request.query_params.get("destination")
     if number and destination and number != destination:
         return problem(400, "number and destination are aliases and must match when both are sent")
+    trunk = request.query_params.get("sipTrunkId")
+    if trunk:
+        check_uuid(trunk, "sipTrunkId")
     async with caller.state.engine.connect() as conn:
         await store.get_agent(conn, caller.organization_id, agent_id)
     return problem(503, "telephony is not configured on this server: outbound dialling is unavailable")
 
 
 routes = [
-    Route("/v1/agents", list_agents, methods=["GET"]),
-    Route("/v1/agents", create_agent, methods=["POST"]),
-    Route("/v1/agents/{id}", get_agent, methods=["GET"]),
-    Route("/v1/agents/{id}", patch_agent, methods=["PATCH"]),
-    Route("/v1/agents/{id}", delete_agent, methods=["DELETE"]),
-    Route("/v1/agents/{id}/versions", list_versions, methods=["GET"]),
-    Route("/v1/agents/{id}/versions/{versionId}", get_version, methods=["GET"]),
-    Route("/v1/agents/{id}/versions/{versionId}/publish", publish_version, methods=["POST"]),
-    Route("/v1/agents/{id}/dial", dial_agent, methods=["POST"]),
+    resource("/v1/agents", GET=list_agents, POST=create_agent),
+    resource("/v1/agents/{id}", GET=get_agent, PATCH=patch_agent, DELETE=delete_agent),
+    resource("/v1/agents/{id}/versions", GET=list_versions),
+    resource("/v1/agents/{id}/versions/{versionId}", GET=get_version),
+    resource("/v1/agents/{id}/versions/{versionId}/publish", POST=publish_version),
+    resource("/v1/agents/{id}/dial", POST=dial_agent),
 ]

@@ -8,12 +8,11 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
-from starlette.routing import Route
 
 from vatel.protocol import Call, CallOutcome, CallSource, CallStatus
 from vatel.server.api.problems import ApiProblem, JSONResponse
 from vatel.server.api.request import check_uuid, path_id
-from vatel.server.api.routing import Caller, endpoint
+from vatel.server.api.routing import Caller, endpoint, resource
 from vatel.server.store import calls as store
 from vatel.server.store.timestamps import parse, to_text
 
@@ -50,7 +49,7 @@ def _date(params: Any, name: str) -> str | None:
         return None
     try:
         return to_text(parse(raw))
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ApiProblem(400, f"{name} must be an RFC 3339 date-time, got {raw[:40]!r}") from None
 
 
@@ -58,6 +57,8 @@ def _text(params: Any, name: str, limit: int) -> str | None:
     raw = params.get(name)
     if not raw:
         return None
+    if "\x00" in raw:
+        raise ApiProblem(400, f"{name} must not contain NUL characters")
     if len(raw) > limit:
         raise ApiProblem(400, f"{name} is too long: at most {limit} characters")
     return str(raw)
@@ -144,7 +145,7 @@ async def get_recording(request: Request, caller: Caller) -> Response:
 
 
 routes = [
-    Route("/v1/calls", list_calls, methods=["GET"]),
-    Route("/v1/calls/{id}", get_call, methods=["GET"]),
-    Route("/v1/calls/{id}/recording", get_recording, methods=["GET"]),
+    resource("/v1/calls", GET=list_calls),
+    resource("/v1/calls/{id}", GET=get_call),
+    resource("/v1/calls/{id}/recording", GET=get_recording),
 ]

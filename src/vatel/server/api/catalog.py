@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from vatel.server.api.problems import JSONResponse
-from vatel.server.api.routing import Caller, endpoint
+from vatel.server.api.routing import Caller, endpoint, resource
 from vatel.server.store.organizations import get_organization
 
 
@@ -28,7 +27,7 @@ async def voices(request: Request, caller: Caller) -> Response:
 
 
 routes = [
-    Route("/v1/organization", organization, methods=["GET"]),
-    Route("/v1/llms", llms, methods=["GET"]),
-    Route("/v1/voices", voices, methods=["GET"]),
+    resource("/v1/organization", GET=organization),
+    resource("/v1/llms", GET=llms),
+    resource("/v1/voices", GET=voices),
 ]

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import orjson
 from pydantic import BaseModel, ValidationError
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from vatel.server.api.problems import ApiProblem
 
@@ -24,11 +24,14 @@ async def read_body(request: Request, limit: int) -> bytes:
         raise ApiProblem(413, f"request body too large: {declared} bytes, the limit is {limit}")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiProblem(413, f"request body too large: the limit is {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise ApiProblem(413, f"request body too large: the limit is {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise ApiProblem(400, "the client disconnected while sending its body") from None
     return b"".join(chunks)
 
 
@@ -40,9 +43,23 @@ async def read_json(request: Request, limit: int, *, required: bool = True) -> A
             raise ApiProblem(400, "a JSON request body is required")
         return None
     try:
-        return orjson.loads(body)
+        data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise ApiProblem(400, f"invalid JSON body: {exc}") from None
+    if b"\\u0000" in body and _has_nul(data):
+        raise ApiProblem(400, "text in the body must not contain NUL characters (\\u0000)")
+    return data
+
+
+def _has_nul(value: Any) -> bool:
+    """PostgreSQL text cannot hold NUL, and no field of the API needs it: refuse it everywhere."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
 
 
 def describe(exc: ValidationError) -> str:
@@ -58,7 +75,9 @@ def parse_model(model: type[M], data: Any) -> M:
     if not isinstance(data, dict):
         raise ApiProblem(400, f"the request body must be a JSON object, got {type(data).__name__}")
     try:
-        return model.model_validate(data)
+        # Strict, in JSON mode: "0.5" is not a number and "yes" is not a boolean, but enum values
+        # arrive as the strings JSON has.
+        return model.model_validate_json(orjson.dumps(data), strict=True)
     except ValidationError as exc:
         raise ApiProblem(400, f"invalid request body: {describe(exc)}") from None
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from vatel.protocol import VoiceCatalogEntry
 from vatel.server.api.problems import ApiProblem, problem
@@ -50,6 +51,17 @@ _STORE_STATUS = {NotFound: 404, Forbidden: 403, Conflict: 409, Invalid: 400}
 def server_state(request: Request) -> ServerState:
     state: ServerState = request.app.state.vatel
     return state
+
+
+def resource(path: str, **handlers: Callable[[Request], Awaitable[Response]]) -> Route:
+    """One route per path with every method it serves (``resource(p, GET=a, POST=b)``), so a 405
+    answer's ``Allow`` header names all of them, not only those of the first route that matched."""
+
+    async def dispatch(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        return await handlers[method](request)
+
+    return Route(path, dispatch, methods=list(handlers))
 
 
 def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:

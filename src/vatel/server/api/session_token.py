@@ -12,12 +12,11 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from vatel.protocol import GenerateSessionTokenRequest, Transport
 from vatel.server.api.problems import ApiProblem, JSONResponse, problem
 from vatel.server.api.request import check_uuid, parse_model, read_json
-from vatel.server.api.routing import Caller, endpoint
+from vatel.server.api.routing import Caller, endpoint, resource
 from vatel.server.auth.session_tokens import SessionGrant, mint
 from vatel.server.store import agents as store
 from vatel.server.store.errors import Forbidden
@@ -31,7 +30,10 @@ def _request_body(data: Any, legacy_agent_id: str | None) -> GenerateSessionToke
             raise ApiProblem(400, "send a JSON body with agent_id (or the legacy ?agentId= query)")
         data = {"agent_id": legacy_agent_id}
     if isinstance(data, dict):
-        data = {key: value for key, value in data.items() if value is not None}
+        # null means absent for the known optional fields (the official Python SDK sends them);
+        # an unknown property is refused whatever its value.
+        known = GenerateSessionTokenRequest.model_fields
+        data = {key: value for key, value in data.items() if value is not None or key not in known}
     body = parse_model(GenerateSessionTokenRequest, data)
     check_uuid(body.agent_id, "agent_id")
     if body.version_id is not None:
@@ -74,4 +76,4 @@ async def session_token(request: Request, caller: Caller) -> Response:
     return JSONResponse({"token": token})
 
 
-routes = [Route("/v1/session-token", session_token, methods=["POST"])]
+routes = [resource("/v1/session-token", POST=session_token)]

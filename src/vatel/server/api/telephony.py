@@ -12,7 +12,6 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from vatel.protocol import (
     CallerTransformType,
@@ -28,7 +27,7 @@ from vatel.protocol import (
 )
 from vatel.server.api.problems import ApiProblem, JSONResponse
 from vatel.server.api.request import check_uuid, parse_model, path_id, read_json
-from vatel.server.api.routing import Caller, endpoint
+from vatel.server.api.routing import Caller, endpoint, resource
 from vatel.server.store import agents as agent_store
 from vatel.server.store import telephony as store
 
@@ -129,7 +128,11 @@ def _trunk_document(current: dict[str, Any], changes: dict[str, Any]) -> dict[st
     doc = dict(current)
     for key, value in changes.items():
         if key in SECRET_FIELDS:
+            if value is not None and len(value) > 256:
+                raise ApiProblem(400, f"{key} is too long: at most 256 characters")
             continue
+        if key == "pbx" and value is None:
+            continue  # pbx is required: null leaves it unchanged
         if key == "caller_id_transforms":
             doc[key] = _transforms(value or [])
         elif value is None or value == "":
@@ -303,17 +306,15 @@ async def delete_assignment(request: Request, caller: Caller) -> Response:
 
 
 routes = [
-    Route("/v1/twilio/numbers", list_numbers, methods=["GET"]),
-    Route("/v1/twilio/numbers", import_number, methods=["POST"]),
-    Route("/v1/twilio/numbers/{id}", relabel_number, methods=["PATCH"]),
-    Route("/v1/sip-trunks", list_trunks, methods=["GET"]),
-    Route("/v1/sip-trunks", create_trunk, methods=["POST"]),
-    Route("/v1/sip-trunks/assignments/{assignmentId}", get_assignment, methods=["GET"]),
-    Route("/v1/sip-trunks/assignments/{assignmentId}", patch_assignment, methods=["PATCH"]),
-    Route("/v1/sip-trunks/assignments/{assignmentId}", delete_assignment, methods=["DELETE"]),
-    Route("/v1/sip-trunks/{id}", get_trunk, methods=["GET"]),
-    Route("/v1/sip-trunks/{id}", patch_trunk, methods=["PATCH"]),
-    Route("/v1/sip-trunks/{id}", delete_trunk, methods=["DELETE"]),
-    Route("/v1/sip-trunks/{id}/assignments", list_assignments, methods=["GET"]),
-    Route("/v1/sip-trunks/{id}/assignments", create_assignment, methods=["POST"]),
+    resource("/v1/twilio/numbers", GET=list_numbers, POST=import_number),
+    resource("/v1/twilio/numbers/{id}", PATCH=relabel_number),
+    resource("/v1/sip-trunks", GET=list_trunks, POST=create_trunk),
+    resource(
+        "/v1/sip-trunks/assignments/{assignmentId}",
+        GET=get_assignment,
+        PATCH=patch_assignment,
+        DELETE=delete_assignment,
+    ),
+    resource("/v1/sip-trunks/{id}", GET=get_trunk, PATCH=patch_trunk, DELETE=delete_trunk),
+    resource("/v1/sip-trunks/{id}/assignments", GET=list_assignments, POST=create_assignment),
 ]

@@ -158,7 +158,7 @@ class CallCore:
         if self.state is CallState.ENDED:
             return []
         if isinstance(event, ClientGone):
-            return self._on_client_gone()
+            return self._on_client_gone(now)
         out: list[Action] = []
         if isinstance(event, VoiceActivity):
             out += self._on_voice(event, now)
@@ -207,13 +207,24 @@ class CallCore:
             )
         return out
 
-    def _on_client_gone(self) -> list[Action]:
-        out = self._drop_agent_turn() + self._drop_user_turn()
+    def _on_client_gone(self, now: float) -> list[Action]:
+        out = self._keep_heard(now) + self._drop_agent_turn() + self._drop_user_turn()
         self.state = CallState.ENDED
         return [*out, Hangup("client disconnected", "ended_by_user")]
 
-    def _finish(self, reason: str, outcome: str | None) -> list[Action]:
-        out = self._drop_agent_turn() + self._drop_user_turn()
+    def _keep_heard(self, now: float) -> list[Action]:
+        """When a call stops mid-answer, the transcript keeps what the user heard of it."""
+        turn = self._agent
+        if turn is None:
+            return []
+        heard = turn.playout.heard(now)
+        if not heard:
+            return []
+        self.conversation.insert(turn.position, Utterance("assistant", heard))
+        return [Record(_message("assistant", heard, turn.playout.turn_id, now))]
+
+    def _finish(self, reason: str, outcome: str | None, now: float) -> list[Action]:
+        out = self._keep_heard(now) + self._drop_agent_turn() + self._drop_user_turn()
         self.state = CallState.ENDED
         return [*out, Send(SessionEnded()), Hangup(reason, outcome)]
 
@@ -416,7 +427,7 @@ class CallCore:
             return []
         out: list[Action] = []
         if now - self._started_at + EPS >= self.config.max_duration:
-            return self._finish("call timeout", "ended_by_agent")
+            return self._finish("call timeout", "ended_by_agent", now)
         turn = self._agent
         if turn is not None:
             out += self._send_audio(turn, now)
@@ -425,7 +436,7 @@ class CallCore:
             if turn.complete and not turn.playout.audible(now):
                 out += self._turn_over(turn, now)
         if self.state is CallState.ENDING and self._agent is None and self._end is not None:
-            return out + self._finish(*self._end)
+            return out + self._finish(*self._end, now)
         silence = self.config.silence_timeout_secs
         if (
             self.state is CallState.ACTIVE

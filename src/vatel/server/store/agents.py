@@ -142,8 +142,19 @@ async def set_version_nodes(
 
 async def active_version(conn: AsyncConnection, agent: AgentRow) -> VersionRow:
     """The newest published version, else the newest version (a fresh agent is usable at once)."""
-    versions = await list_versions(conn, agent)
-    if not versions:
+    row = (
+        await conn.execute(
+            select(agent_versions)
+            .where(agent_versions.c.agent_id == agent.id)
+            .order_by(
+                agent_versions.c.published_at.is_(None),  # published first
+                agent_versions.c.published_at.desc(),
+                agent_versions.c.created_at.desc(),
+                agent_versions.c.id.desc(),
+            )
+            .limit(1)
+        )
+    ).first()
+    if row is None:
         raise NotFound("agent has no version")
-    published = [v for v in versions if v.published_at is not None]
-    return max(published, key=lambda v: v.published_at or "") if published else versions[-1]
+    return _version(row)

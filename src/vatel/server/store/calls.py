@@ -129,6 +129,11 @@ async def add_transcript_entry(conn: AsyncConnection, call_id: str, entry: dict[
     return index
 
 
+async def unfinished_calls(conn: AsyncConnection) -> list[Any]:
+    """Calls that never reached ``ended`` (their server stopped mid-call)."""
+    return list(await conn.execute(select(calls).where(calls.c.status != "ended")))
+
+
 def duration_seconds(started_at: str | None, ended_at: str | None) -> int | None:
     if not started_at or not ended_at:
         return None

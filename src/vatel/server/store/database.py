@@ -43,7 +43,9 @@ def open_engine(url: str) -> AsyncEngine:
     if backend == "postgresql":
         if parsed.drivername != "postgresql+asyncpg":
             parsed = parsed.set(drivername="postgresql+asyncpg")
-        return create_async_engine(parsed, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        # No pre-ping: it costs a round trip per checkout (benchmarks/rest.py); connections are
+        # recycled instead, and asyncpg reports a dead one as an error the request can retry.
+        return create_async_engine(parsed, pool_size=10, max_overflow=20, pool_recycle=300)
     raise DatabaseError(
         f"unsupported database {backend!r}: use sqlite+aiosqlite:///path or postgresql+asyncpg://..."
     )

@@ -1,0 +1,105 @@
+"""Sample formats and rates: the pure helpers both sides share (the app now, ``vatel serve`` later).
+
+The wire carries PCM16 little-endian mono at 24 kHz (protocol.md §3); devices and engines work in
+float32 at their own rates. Everything here is pure numpy/soxr: no devices, no threads, no I/O.
+
+Streams are resampled with one :class:`Resampler` per stream (soxr keeps its filter state between
+chunks), never chunk by chunk with a fresh one-shot call, which would click at every boundary.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import soxr
+
+__all__ = [
+    "FRAME_SAMPLES",
+    "WIRE_RATE",
+    "Float32",
+    "Resampler",
+    "float_to_pcm16",
+    "pcm16_to_float",
+    "resample",
+    "to_mono",
+]
+
+WIRE_RATE = 24_000
+"""The only rate on the wire (kept here too: ``audio.pcm`` imports nothing else of ours)."""
+FRAME_SAMPLES = WIRE_RATE // 50
+"""One 20 ms frame at the wire rate (480 samples, 960 bytes)."""
+
+Float32 = npt.NDArray[np.float32]
+
+_PCM16_SCALE = 32768.0
+
+
+def pcm16_to_float(pcm: bytes | bytearray | memoryview) -> Float32:
+    """PCM16 little-endian bytes to float32 in [-1, 1) (``ValueError`` on an odd length)."""
+    if len(pcm) % 2:
+        raise ValueError(f"PCM16 audio must have an even number of bytes, got {len(pcm)}")
+    samples = np.frombuffer(pcm, dtype="<i2")
+    return samples.astype(np.float32) / np.float32(_PCM16_SCALE)
+
+
+def float_to_pcm16(samples: npt.NDArray[Any]) -> bytes:
+    """Float samples to PCM16 little-endian bytes, clipped (a hot microphone must not wrap around)."""
+    scaled = np.clip(np.asarray(samples, dtype=np.float32) * np.float32(_PCM16_SCALE), -32768.0, 32767.0)
+    pcm: bytes = np.rint(scaled).astype("<i2").tobytes()
+    return pcm
+
+
+def to_mono(samples: npt.NDArray[Any]) -> Float32:
+    """A (frames,) or (frames, channels) array to float32 mono, by averaging the channels."""
+    array = np.asarray(samples, dtype=np.float32)
+    if array.ndim == 1:
+        return array
+    if array.ndim != 2 or array.shape[1] == 0:
+        raise ValueError(f"expected (frames,) or (frames, channels) samples, got shape {array.shape}")
+    if array.shape[1] == 1:
+        return array[:, 0]
+    mono: Float32 = array.mean(axis=1, dtype=np.float32)
+    return mono
+
+
+def resample(samples: npt.NDArray[Any], from_rate: int, to_rate: int) -> Float32:
+    """A whole mono signal from one rate to another (for files; streams use :class:`Resampler`)."""
+    mono = to_mono(samples)
+    if from_rate == to_rate or mono.size == 0:
+        return mono
+    out: Float32 = soxr.resample(mono, from_rate, to_rate, quality="HQ").astype(np.float32, copy=False)
+    return out
+
+
+class Resampler:
+    """One mono stream from ``from_rate`` to ``to_rate``, chunk by chunk, keeping the filter state.
+
+    Call :meth:`push` for each chunk and :meth:`finish` once at the end of the stream, which
+    returns the samples still held in the filter. With equal rates it passes samples through.
+    """
+
+    def __init__(self, from_rate: int, to_rate: int) -> None:
+        if from_rate <= 0 or to_rate <= 0:
+            raise ValueError(f"sample rates must be positive, got {from_rate} -> {to_rate}")
+        self.from_rate = from_rate
+        self.to_rate = to_rate
+        # "HQ" keeps the filter delay of 24 kHz <-> 48 kHz under 1 ms; "VHQ" adds latency for nothing
+        # that speech can hear.
+        self._stream: Any = (
+            None if from_rate == to_rate else soxr.ResampleStream(from_rate, to_rate, 1, dtype="float32")
+        )
+
+    def push(self, samples: npt.NDArray[Any]) -> Float32:
+        mono = to_mono(samples)
+        if self._stream is None:
+            return mono
+        out: Float32 = self._stream.resample_chunk(mono)
+        return out
+
+    def finish(self) -> Float32:
+        if self._stream is None:
+            return np.zeros(0, dtype=np.float32)
+        out: Float32 = self._stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+        return out

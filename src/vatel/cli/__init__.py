@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 from vatel._version import __version__
 from vatel.cli import api_commands, keys, serve
+from vatel.cli import devices as devices_command
+from vatel.cli import session as session_command
 from vatel.cli.failure import CommandError
 
 
@@ -23,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"vatel {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     api_commands.register(commands)
+    session_command.register(commands)
+    devices_command.register(commands)
     serve.register(commands)
     keys.register(commands)
     return parser

@@ -1,0 +1,249 @@
+"""The session app on the virtual sound card: CPU while listening, underruns, interruption to silence.
+
+Runs ``vatel session`` as a subprocess against the scripted loopback server of the tests
+(``tests/support/session_server.py``) on the project's virtual card (``scripts/virtual-audio``):
+
+1. **Listening**: after ``session_started`` the app captures the (silent) virtual mic and streams it
+   for ``--listen`` seconds; its CPU time (``/proc/PID/stat``, user + system) over that window is
+   reported as % of one core. Target (issue 6): <= 3 %.
+2. **Playing**: the server sends ``--play`` seconds of agent audio in 20 ms chunks at real-time
+   pace; the app's jitter buffer (60 ms prebuffer) counts underruns (``--stats-file``), reported
+   per minute. Target: 0.
+3. **Interruption**: ``--trials`` times, the server sends 2 s of a 1 kHz tone four times faster than
+   real time (the client buffers it), then ``interruption`` 0.3-0.6 s later; this process records
+   ``vspeaker.monitor`` and finds when the tone stops. Reported: time from the ``interruption``
+   frame leaving the server (loopback, well under 1 ms to the app) to the last loud sample at the
+   virtual speaker, p50 / p95. The recording path's own latency is included, so the figure is an
+   upper bound. Target: p95 <= 40 ms.
+
+Prints the figures and writes ``benchmarks/results/client.json``::
+
+    .venv/bin/python benchmarks/client.py [--listen 20] [--play 60] [--trials 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from support.session_server import LiveSession, SessionServer  # noqa: E402
+from support.virtual_card import VirtualCard  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+RATE = 24_000
+VATEL = [sys.executable, "-c", "from vatel.cli import entry_point; entry_point()"]
+TONE_HZ = 1000.0
+TARGETS = {"listen_cpu_percent": 3.0, "underruns_per_minute": 0.0, "interrupt_to_silence_p95_ms": 40.0}
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tone(seconds: float, level: float = 0.3) -> bytes:
+    t = np.arange(round(seconds * RATE)) / RATE
+    return bytes((level * np.sin(2 * np.pi * TONE_HZ * t) * 32767).astype("<i2").tobytes())
+
+
+def run_app(server: SessionServer, card: VirtualCard, stats: Path, on_start: Callable[[int], None]) -> int:
+    args = [
+        *VATEL,
+        *["session", "--api-key", server.api_key, "--agent-id", server.agent_id, "--base-url", server.url],
+        *["--stats-file", str(stats)],
+    ]
+    process = subprocess.Popen(args, env=card.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    on_start(process.pid)
+    try:
+        _, stderr = process.communicate(timeout=600)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    if process.returncode != 0:
+        raise SystemExit(f"vatel session failed ({process.returncode}): {stderr.decode()}")
+    return process.returncode
+
+
+# --- 1 and 2: listening and playing ---------------------------------------------------------------
+
+
+def listen_and_play(card: VirtualCard, listen: float, play: float, work: Path) -> dict[str, Any]:
+    pid: list[int] = []
+    cpu: dict[str, float] = {}
+
+    async def script(live: LiveSession) -> None:
+        await live.send("session_started", {"id": "bench-listen"})
+        await asyncio.sleep(2.0)  # start-up (imports, device warm-up) is not listening
+        cpu["start"], cpu["t0"] = cpu_seconds(pid[0]), time.monotonic()
+        await asyncio.sleep(listen)
+        cpu["end"], cpu["t1"] = cpu_seconds(pid[0]), time.monotonic()
+        await live.send_audio("p1", tone(play, level=0.1), pace=1.0)
+        await asyncio.sleep(0.5)
+        await live.end()
+
+    stats_file = work / "listen.json"
+    with SessionServer(script) as server:
+        run_app(server, card, stats_file, pid.append)
+        server.wait_done(timeout=listen + play + 60)
+    stats = orjson.loads(stats_file.read_bytes())
+    speaker = stats["speaker"]
+    return {
+        "listen_seconds": round(cpu["t1"] - cpu["t0"], 2),
+        "listen_cpu_percent": round(100 * (cpu["end"] - cpu["start"]) / (cpu["t1"] - cpu["t0"]), 2),
+        "play_seconds": play,
+        "underruns": speaker["underruns"],
+        "underruns_per_minute": round(speaker["underruns"] / (play / 60), 2),
+        "device_underflows": speaker["device_underflows"],
+        "device_rate": speaker["rate"],
+        "mic_frames_sent": stats["mic_frames_sent"],
+        "mic_overflows": stats["microphone"]["overflows"],
+    }
+
+
+# --- 3: interruption to silence -------------------------------------------------------------------
+
+
+class SpeakerTap:
+    """Records ``vspeaker.monitor`` in this process, each block stamped with ``time.monotonic()``."""
+
+    def __init__(self) -> None:
+        import sounddevice as sd
+
+        self.blocks: list[tuple[float, np.ndarray]] = []
+        self.rate = 48_000
+        self._lock = threading.Lock()
+        self._stream = sd.InputStream(
+            samplerate=self.rate, channels=1, dtype="float32", blocksize=96, latency="low", callback=self._cb
+        )
+        self.latency = float(self._stream.latency)
+        self._stream.start()
+
+    def _cb(self, indata: np.ndarray, frames: int, when: Any, status: Any) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self.blocks.append((now, indata[:, 0].copy()))
+
+    def stop(self) -> None:
+        self._stream.close()
+
+    def last_loud(self, after: float, until: float, threshold: float = 0.02) -> float | None:
+        """The time of the last sample louder than ``threshold`` (1 ms envelope) in (after, until)."""
+        with self._lock:
+            blocks = [(t, b) for t, b in self.blocks if after - 0.1 < t < until + 0.1]
+        if not blocks:
+            return None
+        times = np.concatenate([t - (len(b) - 1 - np.arange(len(b))) / self.rate for t, b in blocks])
+        samples = np.abs(np.concatenate([b for _, b in blocks]))
+        window = self.rate // 1000
+        envelope = np.convolve(samples, np.ones(window) / window, mode="same")
+        loud = np.flatnonzero((envelope > threshold) & (times > after - 0.05) & (times < until))
+        return float(times[loud[-1]]) if len(loud) else None
+
+
+def interruptions(card: VirtualCard, trials: int, work: Path) -> dict[str, Any]:
+    marks: list[float] = []
+    tap = SpeakerTap()
+    rng = random.Random(6)
+
+    async def script(live: LiveSession) -> None:
+        await live.send("session_started", {"id": "bench-interrupt"})
+        await asyncio.sleep(1.5)
+        for trial in range(trials):
+            turn = f"t{trial}"
+            sending = asyncio.ensure_future(live.send_audio(turn, tone(2.0), final=False, pace=4))
+            await asyncio.sleep(rng.uniform(0.3, 0.6))
+            await sending
+            marks.append(time.monotonic())
+            await live.send("interruption")
+            await asyncio.sleep(0.4)
+        await live.end()
+
+    try:
+        with SessionServer(script) as server:
+            run_app(server, card, work / "interrupt.json", lambda pid: None)
+            server.wait_done(timeout=trials * 2 + 60)
+        time.sleep(0.3)
+    finally:
+        tap.stop()
+    delays = []
+    for mark in marks:
+        end = tap.last_loud(mark, mark + 0.35)
+        if end is not None:
+            delays.append(max(0.0, end - mark) * 1000)
+    if not delays:
+        raise SystemExit("the tone was never heard at the virtual speaker")
+    return {
+        "trials": trials,
+        "measured": len(delays),
+        "interrupt_to_silence_p50_ms": round(float(np.percentile(delays, 50)), 1),
+        "interrupt_to_silence_p95_ms": round(float(np.percentile(delays, 95)), 1),
+        "interrupt_to_silence_max_ms": round(max(delays), 1),
+        "recording_latency_ms": round(tap.latency * 1000, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--listen", type=float, default=20.0, help="seconds of listening measured")
+    parser.add_argument("--play", type=float, default=60.0, help="seconds of agent audio played")
+    parser.add_argument("--trials", type=int, default=30, help="interruptions timed")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="vatel-bench-") as tmp:
+        work = Path(tmp)
+        with VirtualCard(work / "card") as card:
+            os.environ.update(card.env)  # this process records the virtual speaker too
+            os.environ["PULSE_SOURCE"] = "vspeaker.monitor"
+            figures = listen_and_play(card, args.listen, args.play, work)
+            figures |= interruptions(card, args.trials, work)
+
+    result = {
+        "benchmark": "client",
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "system": platform.platform(),
+        },
+        "figures": figures,
+        "targets": TARGETS,
+    }
+    print(f"CPU while listening:        {figures['listen_cpu_percent']:.2f} % of a core (target <= 3 %)")
+    print(
+        f"underruns (60 ms prebuffer): {figures['underruns']} in {args.play:g} s "
+        f"= {figures['underruns_per_minute']:g}/min (target 0); "
+        f"device underflows {figures['device_underflows']}"
+    )
+    print(
+        f"interruption -> silence:    p50 {figures['interrupt_to_silence_p50_ms']} ms, "
+        f"p95 {figures['interrupt_to_silence_p95_ms']} ms, max {figures['interrupt_to_silence_max_ms']} ms "
+        f"over {figures['measured']} trials (target p95 <= 40 ms; includes the "
+        f"{figures['recording_latency_ms']} ms recording latency)"
+    )
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / "client.json"
+    out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+    print(f"wrote {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+"""What a session needs to know, gathered from flags and environment by the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from vatel.app.core import DEFAULT_TOOL_TIMEOUT
+
+__all__ = ["SessionConfig"]
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    api_key: str
+    agent_id: str
+    base_url: str
+    input_device: str | None = None
+    """Index or part of a name; ``None``: the default input."""
+    output_device: str | None = None
+    tools: Path | None = None
+    input_file: Path | None = None
+    """Send this WAV instead of the microphone (no input device is opened)."""
+    output_file: Path | None = None
+    """Write the agent's audio here instead of playing it (no output device is opened)."""
+    tool_timeout: float = DEFAULT_TOOL_TIMEOUT
+    prebuffer: float = 0.06
+    stats_file: Path | None = None
+    """Write the session's counters here as JSON at the end (for benchmarks and bug reports)."""

@@ -1,0 +1,158 @@
+"""What goes into the session core and what comes out: small frozen dataclasses, no behaviour.
+
+Events (into :meth:`SessionCore.handle`) are things that happened; actions (out of it) are things
+the shell must do. Audio actions carry a ``turn_id`` so that everything of a turn can be dropped
+on ``interruption`` (the Pipecat rule: an interruption flushes every stage downstream).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from vatel.protocol import ClientMessage, ServerMessage, UnknownMessage
+
+__all__ = [
+    "Action",
+    "Close",
+    "Disconnected",
+    "Event",
+    "Flush",
+    "KeyPress",
+    "Line",
+    "MicFrame",
+    "Play",
+    "PlaybackFinished",
+    "Received",
+    "Record",
+    "RunTool",
+    "Send",
+    "Show",
+    "StopRequested",
+    "Tick",
+    "ToolDone",
+]
+
+# --- events ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Received:
+    """A message from the server."""
+
+    message: ServerMessage | UnknownMessage
+
+
+@dataclass(frozen=True)
+class MicFrame:
+    """20 ms of the microphone (or the input file): PCM16 24 kHz mono."""
+
+    pcm: bytes
+
+
+@dataclass(frozen=True)
+class PlaybackFinished:
+    """The last sample of ``turn_id`` has been played."""
+
+    turn_id: str
+
+
+@dataclass(frozen=True)
+class KeyPress:
+    key: str
+
+
+@dataclass(frozen=True)
+class ToolDone:
+    """A tool call's output is ready (already a string: the tool runner encodes it)."""
+
+    call_id: str
+    output: str
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Time has passed (the shell sends one every few hundred ms, for the tool timeouts)."""
+
+
+@dataclass(frozen=True)
+class StopRequested:
+    """The user asked to end the session (Ctrl-C, ``q``)."""
+
+
+@dataclass(frozen=True)
+class Disconnected:
+    """The socket is closed (``code`` as :attr:`vatel.Connection.close_code`)."""
+
+    code: int | None
+    reason: str = ""
+
+
+Event = Received | MicFrame | PlaybackFinished | KeyPress | ToolDone | Tick | StopRequested | Disconnected
+
+# --- actions -----------------------------------------------------------------------------------------
+
+Speaker = Literal["agent", "user", "info", "status"]
+
+
+@dataclass(frozen=True)
+class Line:
+    """Something to print. ``agent``/``user`` lines are replaced in place while ``final`` is false
+    (same ``key``); ``info`` lines are always printed; ``status`` lines only on a terminal."""
+
+    speaker: Speaker
+    text: str
+    key: str = ""
+    final: bool = True
+
+
+@dataclass(frozen=True)
+class Send:
+    message: ClientMessage
+
+
+@dataclass(frozen=True)
+class Play:
+    """Queue agent audio (PCM16 24 kHz mono) of ``turn_id``; ``final`` ends the turn."""
+
+    turn_id: str
+    pcm: bytes
+    final: bool
+
+
+@dataclass(frozen=True)
+class Flush:
+    """Stop playing ``turn_id`` now and drop whatever of it is queued."""
+
+    turn_id: str
+
+
+@dataclass(frozen=True)
+class Show:
+    line: Line
+
+
+@dataclass(frozen=True)
+class Record:
+    """Agent audio to append to ``--output-file`` (PCM16 24 kHz mono)."""
+
+    pcm: bytes
+
+
+@dataclass(frozen=True)
+class RunTool:
+    """Run a tool off the audio path; answer with :class:`ToolDone`."""
+
+    call_id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Close:
+    """Close the session socket with ``code``."""
+
+    code: int = 1000
+
+
+Action = Send | Play | Flush | Show | Record | RunTool | Close

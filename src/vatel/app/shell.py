@@ -1,0 +1,337 @@
+"""The asyncio shell around :class:`SessionCore`: sockets, devices, threads, signals, the terminal.
+
+It holds no session logic. Each task turns something that happened into an event for the core
+(a server message, a microphone frame, a tick, a finished tool, a key, Ctrl-C) and carries out
+the actions that come back: send, play, flush, show, record, run a tool, close.
+
+Ctrl-C once: the session is closed with 1000, the terminal restored, exit code 130. Ctrl-C twice:
+the terminal is restored and the process leaves at once (130).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+from typing import Any, TextIO
+
+import orjson
+
+from vatel.app.config import SessionConfig
+from vatel.app.connect import open_session
+from vatel.app.core import SessionCore, SessionState, tool_error
+from vatel.app.errors import SessionError
+from vatel.app.events import (
+    Action,
+    Close,
+    Disconnected,
+    Event,
+    Flush,
+    KeyPress,
+    MicFrame,
+    Play,
+    PlaybackFinished,
+    Received,
+    Record,
+    RunTool,
+    Send,
+    Show,
+    StopRequested,
+    Tick,
+    ToolDone,
+)
+from vatel.app.input_file import file_frames, paced_frames
+from vatel.app.printer import Printer
+from vatel.app.terminal import KeyReader
+from vatel.app.tools import Tools, ToolsError
+from vatel.audio.devices import choose, list_devices
+from vatel.audio.errors import AudioError
+from vatel.audio.microphone import Microphone
+from vatel.audio.pcm import WIRE_RATE
+from vatel.audio.speaker import Speaker
+from vatel.audio.wav import WavWriter
+from vatel.client import Client
+from vatel.connection import Connection
+from vatel.errors import ConnectionClosed, ConnectionClosedError
+from vatel.protocol import ClientMessage, InputAudio
+
+__all__ = ["SessionApp", "run_session"]
+
+TICK_SECONDS = 0.1
+MAX_SEND_BACKLOG = 250
+"""Outgoing messages queued at most (5 s of microphone); past it microphone frames are dropped."""
+DRAIN_SECONDS = 10.0
+"""After ``session_ended``, how long the agent's last words may still play."""
+MIC_START_LIMIT = 3.0
+"""How long to wait for the microphone's first block before connecting (it can take a second)."""
+
+
+class SessionApp:
+    """One ``vatel session``: :meth:`run` returns the exit code (0 or 130) or raises :class:`SessionError`."""
+
+    def __init__(self, config: SessionConfig, out: TextIO | None = None) -> None:
+        self.config = config
+        self.core = SessionCore(tool_timeout=config.tool_timeout)
+        self.printer = Printer(out or sys.stdout)
+        self.speaker: Speaker | None = None
+        self.microphone: Microphone | None = None
+        self.recording: WavWriter | None = None
+        self.keys = KeyReader(lambda key: self.feed(KeyPress(key)))
+        self._conn: Connection | None = None
+        self._outbox: asyncio.Queue[ClientMessage] = asyncio.Queue()
+        self._closing: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+        """Set when the session is to end (the core's close, or Ctrl-C)."""
+        self._interrupted = asyncio.Event()
+        self._interrupts = 0
+        self._live = asyncio.Event()
+        """Set at ``session_started``: an input file starts then, not before (its start would be lost)."""
+        self._tools = Tools()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # --- the core, and what its actions mean here ---------------------------------------------------
+
+    def feed(self, event: Event) -> None:
+        assert self._loop is not None
+        for action in self.core.handle(event, self._loop.time()):
+            self._apply(action)
+        if self.core.state is SessionState.LIVE and not self._live.is_set():
+            self._live.set()
+
+    def _apply(self, action: Action) -> None:
+        if isinstance(action, Send):
+            if isinstance(action.message, InputAudio) and self._outbox.qsize() >= MAX_SEND_BACKLOG:
+                return
+            self._outbox.put_nowait(action.message)
+        elif isinstance(action, Play):
+            if self.speaker is not None:
+                self.speaker.play(action.turn_id, action.pcm, action.final)
+            elif action.final:
+                self.feed(PlaybackFinished(action.turn_id))  # nothing plays: the turn is done
+        elif isinstance(action, Flush):
+            if self.speaker is not None:
+                self.speaker.flush(action.turn_id)
+        elif isinstance(action, Show):
+            self.printer.show(action.line)
+        elif isinstance(action, Record):
+            if self.recording is not None:
+                self.recording.write(action.pcm)
+        elif isinstance(action, RunTool):
+            self._run_tool(action)
+        elif isinstance(action, Close):
+            self._stop.set()
+            if self._conn is not None and self._closing is None:
+                self._closing = asyncio.ensure_future(self._conn.close(action.code))
+
+    def _run_tool(self, action: RunTool) -> None:
+        """A daemon thread per call: a tool that hangs must not hold up the exit."""
+        loop = self._loop
+        assert loop is not None
+
+        def work() -> None:
+            try:
+                output = self._tools.run(action.name, action.arguments)
+            except BaseException as exc:  # Tools.run does not raise; this is the last guard
+                output = tool_error(action.name, f"{type(exc).__name__}: {exc}")
+            with contextlib.suppress(RuntimeError):  # the loop is gone: the session is over
+                loop.call_soon_threadsafe(self.feed, ToolDone(action.call_id, output))
+
+        threading.Thread(target=work, name=f"tool-{action.name}", daemon=True).start()
+
+    # --- running -------------------------------------------------------------------------------------
+
+    async def run(self) -> int:
+        self._loop = asyncio.get_running_loop()
+        frames = self._prepare()
+        self._install_signals()
+        try:
+            self._open_devices()
+            if self.microphone is not None:
+                await self.microphone.ready(MIC_START_LIMIT)
+            async with Client(
+                api_key=self.config.api_key, base_url=self.config.base_url, max_retries=1
+            ) as client:
+                opening = asyncio.ensure_future(open_session(client, self.config))
+                stopped = asyncio.ensure_future(self._stop.wait())
+                await asyncio.wait({opening, stopped}, return_when=asyncio.FIRST_COMPLETED)
+                stopped.cancel()
+                if not opening.done():  # Ctrl-C while connecting
+                    opening.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, SessionError):
+                        await opening
+                    return 130
+                self._conn = opening.result()
+                self.keys.start()
+                await self._session(frames if frames is not None else self._microphone_frames())
+        finally:
+            self.keys.restore()
+            self.printer.close()
+            self._close_devices()
+            self._remove_signals()
+            self._write_stats()
+        return 130 if self.user_stopped else 0
+
+    @property
+    def user_stopped(self) -> bool:
+        """The user ended the session (Ctrl-C or ``q``): the exit code is 130."""
+        return self.core.stop_requested or self._interrupted.is_set()
+
+    def _prepare(self) -> list[bytes] | None:
+        """Load what can fail before any device or network is touched."""
+        try:
+            if self.config.tools is not None:
+                self._tools = Tools.load(self.config.tools)
+            return file_frames(self.config.input_file) if self.config.input_file is not None else None
+        except (ToolsError, AudioError) as error:
+            raise SessionError(str(error)) from None
+
+    def _open_devices(self) -> None:
+        try:
+            if self.config.output_file is not None:
+                self.recording = WavWriter(self.config.output_file, WIRE_RATE)
+            if self.config.output_file is None or self.config.input_file is None:
+                devices = list_devices()
+                if self.config.output_file is None:
+                    self.speaker = Speaker(
+                        choose(devices, self.config.output_device, "output"), prebuffer=self.config.prebuffer
+                    )
+                    self.speaker.start()
+                if self.config.input_file is None:
+                    # Opened before connecting: a stream's first few hundred ms can be lost to start-up.
+                    self.microphone = Microphone(choose(devices, self.config.input_device, "input"))
+                    self.microphone.start()
+        except AudioError as error:
+            raise SessionError(str(error)) from None
+
+    async def _microphone_frames(self) -> AsyncIterator[bytes]:
+        assert self.microphone is not None
+        async for frame in self.microphone.frames():
+            yield frame
+
+    async def _session(self, frames: list[bytes] | AsyncIterator[bytes]) -> None:
+        conn = self._conn
+        assert conn is not None
+        source = self._file_source(frames) if isinstance(frames, list) else frames
+        helpers = [
+            asyncio.ensure_future(self._send_loop(conn)),
+            asyncio.ensure_future(self._mic_loop(source)),
+            asyncio.ensure_future(self._tick_loop()),
+        ]
+        failure: ConnectionClosedError | None = None
+        try:
+            try:
+                async for message in conn.stream_messages():
+                    self.feed(Received(message))
+            except ConnectionClosedError as error:
+                failure = error
+            self.feed(Disconnected(conn.close_code, conn.close_reason or ""))
+            if self.speaker is not None and self.core.ended_by_server and not self.user_stopped:
+                draining = asyncio.ensure_future(self.speaker.drain(DRAIN_SECONDS))
+                interrupted = asyncio.ensure_future(self._interrupted.wait())
+                await asyncio.wait({draining, interrupted}, return_when=asyncio.FIRST_COMPLETED)
+                for task in (draining, interrupted):
+                    task.cancel()
+        finally:
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+            if self._closing is not None:
+                await asyncio.gather(self._closing, return_exceptions=True)
+            elif conn.close_code is None:
+                await conn.close(1000)
+        if failure is not None and not self.user_stopped:
+            raise SessionError(f"the session broke off: {failure}")
+
+    async def _file_source(self, frames: list[bytes]) -> AsyncIterator[bytes]:
+        await self._live.wait()
+        async for frame in paced_frames(frames):
+            yield frame
+
+    async def _send_loop(self, conn: Connection) -> None:
+        while True:
+            message = await self._outbox.get()
+            try:
+                await conn.send(message)
+            except ConnectionClosed:
+                return  # the receive loop sees the close and ends the session
+
+    async def _mic_loop(self, frames: AsyncIterator[bytes]) -> None:
+        async for frame in frames:
+            self.feed(MicFrame(frame))
+
+    async def _tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            self.feed(Tick())
+            if self.speaker is not None:
+                for turn_id in self.speaker.finished_turns():
+                    self.feed(PlaybackFinished(turn_id))
+
+    # --- signals, devices, stats ---------------------------------------------------------------------
+
+    def _install_signals(self) -> None:
+        assert self._loop is not None
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                self._loop.add_signal_handler(sig, self._on_interrupt)
+
+    def _remove_signals(self) -> None:
+        assert self._loop is not None
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                self._loop.remove_signal_handler(sig)
+
+    def _on_interrupt(self) -> None:
+        self._interrupts += 1
+        if self._interrupts == 1:
+            self._interrupted.set()
+            self._stop.set()
+            self.feed(StopRequested())
+            return
+        self.keys.restore()
+        self.printer.close()
+        sys.stderr.write("interrupted twice: leaving at once\n")
+        sys.stderr.flush()
+        os._exit(130)
+
+    def _close_devices(self) -> None:
+        for device in (self.microphone, self.speaker):
+            if device is not None:
+                with contextlib.suppress(Exception):
+                    device.close()
+        if self.recording is not None:
+            self.recording.close()
+
+    def stats(self) -> dict[str, Any]:
+        stats: dict[str, Any] = {"session_id": self.core.session_id, **asdict(self.core.stats)}
+        if self.speaker is not None and self.speaker.buffer is not None:
+            buffer = self.speaker.buffer
+            stats["speaker"] = {
+                "rate": self.speaker.rate,
+                "underruns": buffer.underruns,
+                "device_underflows": self.speaker.device_underflows,
+                "played_seconds": buffer.played_samples / buffer.rate,
+                "dropped_seconds": buffer.dropped_samples / buffer.rate,
+            }
+        if self.microphone is not None:
+            stats["microphone"] = {
+                "rate": self.microphone.rate,
+                "overflows": self.microphone.overflows,
+                "dropped_blocks": self.microphone.dropped_blocks,
+            }
+        return stats
+
+    def _write_stats(self) -> None:
+        if self.config.stats_file is not None:
+            with contextlib.suppress(OSError):
+                self.config.stats_file.write_bytes(orjson.dumps(self.stats(), option=orjson.OPT_INDENT_2))
+
+
+def run_session(config: SessionConfig) -> int:
+    """Run one session: the exit code (0, or 130 after Ctrl-C); :class:`SessionError` on failure."""
+    return asyncio.run(SessionApp(config).run())

@@ -1,0 +1,105 @@
+"""The microphone: a PortAudio input stream whose callback only copies the block and hands it over.
+
+The callback runs in PortAudio's thread; it copies the block into a :class:`BlockHandoff` and
+returns (no resampling, no encoding, no waiting there). The event loop side turns blocks into
+the wire's 20 ms frames with :class:`WireFramer`. If the loop falls more than
+``backlog`` seconds behind, the oldest blocks are dropped and counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from vatel.audio.devices import Device, open_stream
+from vatel.audio.framing import WireFramer
+from vatel.audio.handoff import BlockHandoff
+from vatel.audio.pcm import Float32
+from vatel.audio.portaudio import sounddevice
+
+__all__ = ["Microphone"]
+
+BLOCK_SECONDS = 0.02
+
+
+class Microphone:
+    """Open with :meth:`start`; iterate :meth:`frames` for PCM16 24 kHz frames; :meth:`close` at the end."""
+
+    def __init__(self, device: Device, *, backlog: float = 2.0) -> None:
+        self.device = device
+        self.backlog = backlog
+        self.rate = 0
+        self.channels = 0
+        self.overflows = 0
+        """Blocks PortAudio flagged as overflowed (audio lost before it reached us)."""
+        self._stream: Any = None
+        self._handoff: BlockHandoff[Float32] | None = None
+
+    @property
+    def dropped_blocks(self) -> int:
+        return self._handoff.dropped if self._handoff is not None else 0
+
+    def start(self) -> None:
+        """Open the device at a rate it takes and start capturing (call from the event loop)."""
+        loop = asyncio.get_running_loop()
+        sd = sounddevice()
+
+        def factory(rate: int, channels: int) -> Any:
+            blocksize = max(1, round(rate * BLOCK_SECONDS))
+            self._handoff = BlockHandoff(loop, capacity=max(1, round(self.backlog / BLOCK_SECONDS)))
+            return sd.InputStream(
+                device=self.device.index,
+                samplerate=rate,
+                channels=channels,
+                dtype="float32",
+                blocksize=blocksize,
+                latency="low",
+                callback=self._callback,
+            )
+
+        self._stream = open_stream(self.device, "input", factory)
+        self.rate = round(self._stream.samplerate)
+        self.channels = int(self._stream.channels)
+        self._stream.start()
+
+    def _callback(self, indata: Float32, frames: int, time: Any, status: Any) -> None:
+        if status.input_overflow:
+            self.overflows += 1
+        handoff = self._handoff
+        if handoff is not None:
+            handoff.push(indata.copy())
+
+    async def ready(self, limit: float) -> bool:
+        """Wait (at most ``limit`` seconds) for the first block: a capture stream can take a second to
+        deliver anything after it opens, and what is said meanwhile would be lost."""
+        if self._handoff is None:
+            raise RuntimeError("Microphone.ready() before start()")
+        try:
+            async with asyncio.timeout(limit):
+                await self._handoff.wait_nonempty()
+        except TimeoutError:
+            return False
+        return True
+
+    async def frames(self) -> AsyncIterator[bytes]:
+        """20 ms PCM16 24 kHz mono frames, until :meth:`close`."""
+        if self._handoff is None:
+            raise RuntimeError("Microphone.frames() before start()")
+        framer = WireFramer(self.rate)
+        while True:
+            block = await self._handoff.get()
+            if block is None:
+                return
+            for frame in framer.push(block if self.channels > 1 else block.reshape(-1)):
+                yield frame
+
+    def close(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                stream.abort()
+            finally:
+                stream.close()
+        if self._handoff is not None:
+            self._handoff.close()

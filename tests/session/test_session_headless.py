@@ -170,10 +170,3 @@ def test_expected_failures_are_one_line_with_the_fix(
     assert fix in result.stderr
     assert result.stderr.count("\n") == 1, result.stderr
     assert "Traceback" not in result.stderr
-
-
-def test_no_api_key_says_to_pass_one() -> None:
-    result = run([*VATEL, "session", "--agent-id", "a"])
-    assert result.returncode == 1
-    assert result.stderr.startswith("error: no API key: pass --api-key (or set VATEL_API_KEY)")
-    assert result.stderr.count("\n") == 1

@@ -56,7 +56,7 @@ def _graceful_server(config: uvicorn.Config) -> uvicorn.Server:
     return GracefulServer(config)
 
 
-def _load_live() -> LiveServices:
+def load_live() -> LiveServices:
     """The speech engines and brains, loaded once before serving (a few seconds, shown as it goes)."""
     from vatel.server.engines.loading import EngineConfig, EngineUnavailable, load_engines
     from vatel.server.engines.scripted_brain import ScriptedBrain
@@ -89,7 +89,7 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"vatel serve: the key is also kept in {settings.api_key_file} (mode 0600)", file=sys.stderr)
     database = "PostgreSQL" if settings.database_url else f"SQLite in {settings.data_dir}"
     print(f"vatel serve: http://{args.host}:{args.port} ({database})", file=sys.stderr, flush=True)
-    live = None if args.rest_only else _load_live()
+    live = None if args.rest_only else load_live()
     config = uvicorn.Config(
         create_app(settings, live=live),
         host=args.host,

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from vatel.app.config import SessionConfig
 from vatel.app.core import DEFAULT_TOOL_TIMEOUT
 from vatel.app.errors import SessionError
+from vatel.cli.data_dir import add_data_dir, settings_from
 from vatel.cli.devices import print_devices
 from vatel.cli.failure import CommandError
 from vatel.client import DEFAULT_BASE_URL
@@ -34,31 +36,71 @@ def run_session_command(args: argparse.Namespace) -> int:
         print_devices()
         return 0
     if not args.api_key:
-        # The embedded local server (the default with no key) comes with `vatel serve`.
-        raise CommandError(
-            "no API key: pass --api-key (or set VATEL_API_KEY); "
-            "a local server for sessions without a key is not available yet"
-        )
+        if args.base_url:
+            raise CommandError(f"no API key for {args.base_url}: pass --api-key (or set VATEL_API_KEY)")
+        return _run_embedded(args)
     if not args.agent_id:
         raise CommandError("no agent: pass --agent-id (or set VATEL_AGENT_ID) with the agent's UUID")
-    config = SessionConfig(
-        api_key=args.api_key,
-        agent_id=args.agent_id,
-        base_url=args.base_url,
+    return _run(_config(args, args.api_key, args.agent_id, args.base_url or DEFAULT_BASE_URL))
+
+
+def _config(
+    args: argparse.Namespace, key: str, agent_id: str, base_url: str, **files: Path | None
+) -> SessionConfig:
+    return SessionConfig(
+        api_key=key,
+        agent_id=agent_id,
+        base_url=base_url,
         input_device=args.input_device,
         output_device=args.output_device,
         tools=args.tools,
-        input_file=args.input_file,
-        output_file=args.output_file,
+        input_file=files.get("input_file", args.input_file),
+        output_file=files.get("output_file", args.output_file),
         tool_timeout=args.tool_timeout,
         stats_file=args.stats_file,
     )
+
+
+def _run(config: SessionConfig) -> int:
     from vatel.app.shell import run_session  # the audio stack loads only for a real session
 
     try:
         return run_session(config)
     except SessionError as error:
         raise CommandError(str(error)) from None
+
+
+def _run_embedded(args: argparse.Namespace) -> int:
+    """No API key: a local server in this process, the demo agent, and the sound card, or, on a
+    machine without one, an announced demo turn from and to WAV files."""
+    from vatel.audio.probe import sound_unavailable
+    from vatel.cli.embedded import DEMO_ANSWER_FILE, demo_agent, demo_question, local_server
+
+    with local_server(settings_from(args)) as local:
+        agent_id = args.agent_id or demo_agent(local.url, local.key)
+        input_file, output_file = args.input_file, args.output_file
+        demo = False
+        if input_file is None or output_file is None:
+            reason = sound_unavailable(args.input_device, args.output_device)
+            if reason is not None:
+                demo = True
+                say(f"no usable sound device ({reason})")
+                say(
+                    "so this is a demo turn instead: a spoken question is sent from a WAV file, and the "
+                    f"agent's voice is written to {output_file or DEMO_ANSWER_FILE}"
+                )
+                input_file = input_file or demo_question(local.live)
+                output_file = output_file or DEMO_ANSWER_FILE
+        code = _run(
+            _config(args, local.key, agent_id, local.url, input_file=input_file, output_file=output_file)
+        )
+        if demo:
+            say(f"the agent's voice is in {output_file}; with a sound card, `vatel session` talks live")
+        return code
+
+
+def say(text: str) -> None:
+    print(f"vatel session: {text}", file=sys.stderr, flush=True)
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -74,8 +116,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     session.add_argument(
         "--base-url",
-        default=os.environ.get("VATEL_BASE_URL") or DEFAULT_BASE_URL,
-        help=f"server (VATEL_BASE_URL; default {DEFAULT_BASE_URL})",
+        default=os.environ.get("VATEL_BASE_URL") or None,
+        help=f"server (VATEL_BASE_URL; default {DEFAULT_BASE_URL} with a key; with no key at all, "
+        "a local server started for the session)",
     )
     session.add_argument("--input-device", metavar="INDEX|NAME", help="microphone (vatel devices lists them)")
     session.add_argument("--output-device", metavar="INDEX|NAME", help="speaker (vatel devices lists them)")
@@ -103,4 +146,5 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--output-file", type=Path, metavar="WAV", help="write the agent's audio here instead of playing it"
     )
     session.add_argument("--stats-file", type=Path, metavar="JSON", help="write the session's counters here")
+    add_data_dir(session)
     session.set_defaults(run=run_session_command)

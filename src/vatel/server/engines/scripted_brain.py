@@ -103,7 +103,7 @@ def _answer(script: Script, agent: AgentSetup, said: str) -> list[BrainEvent]:
         action, after = matched[0].action, matched[1]
     else:
         action, after = (script.default or FALLBACK) if tokens.words else NOT_HEARD, 0
-    values = {"said": said.strip()}
+    values = {"said": said.strip().rstrip(".!?,;: ")}
     if action.tool is None:
         events: list[BrainEvent] = [*says(render(action.say, values, agent.variables))]
         return [*events, EndCall()] if action.end else events
@@ -137,7 +137,7 @@ def _after_tool(
     action = None
     if isinstance(request, ToolRequest):
         action = _action_for_tool(script, request.name, said)
-    values = {"said": said.strip(), "output": result.output}
+    values = {"said": said.strip().rstrip(".!?,;: "), "output": result.output}
     if isinstance(request, ToolRequest):
         for arg in request.arguments:
             if isinstance(arg.get("name"), str):

@@ -25,8 +25,8 @@ import vatel
 from support.fake_engines import ScriptedRecognizer, fake_services
 from support.live_server import LiveServer
 from support.schema import errors
-from support.threaded_server import ThreadedServer
 from vatel.server import ServerSettings, create_app
+from vatel.server.runner import ServerThread
 
 pytestmark = pytest.mark.loopback
 
@@ -45,7 +45,7 @@ def served(tmp_path: Path) -> Iterator[tuple[LiveServer, ScriptedRecognizer]]:
     services, recognizer, _ = fake_services()
     keys: list[str] = []
     settings = ServerSettings(data_dir=tmp_path / "data", database_url=None)
-    runner = ThreadedServer(create_app(settings, live=services, on_first_key=keys.append)).start()
+    runner = ServerThread(create_app(settings, live=services, on_first_key=keys.append)).start()
     try:
         yield LiveServer(runner.url, keys[0], settings), recognizer
     finally:

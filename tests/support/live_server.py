@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 
 import vatel
-from support.threaded_server import ThreadedServer
 from vatel.server import ServerSettings, create_app
+from vatel.server.runner import ServerThread
 
 
 @dataclass
@@ -27,12 +27,12 @@ class LiveServer:
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
 
-def start_live(data_dir: Path, database_url: str) -> tuple[ThreadedServer, LiveServer]:
+def start_live(data_dir: Path, database_url: str) -> tuple[ServerThread, LiveServer]:
     keys: list[str] = []
     settings = ServerSettings(
         data_dir=data_dir, database_url=None if database_url.startswith("sqlite") else database_url
     )
     app = create_app(settings, on_first_key=keys.append)
-    runner = ThreadedServer(app).start()
+    runner = ServerThread(app).start()
     key = keys[0] if keys else (data_dir / "api-key").read_text().strip()
     return runner, LiveServer(runner.url, key, settings)

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from vatel.cli.agents_import import register_import
 from vatel.cli.failure import CommandError
 from vatel.client import DEFAULT_BASE_URL, Client
 from vatel.errors import APIConnectionError, APIError, AuthenticationError
@@ -92,8 +93,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "check", parents=[common], help="check that the server answers and the key works"
     )
     check.set_defaults(run=run_check)
-    agents = commands.add_parser("agents", parents=[common], help="list the organization's agents as JSON")
+    agents = commands.add_parser(
+        "agents", parents=[common], help="list the agents as JSON; `vatel agents import` sets graph nodes"
+    )
     agents.set_defaults(run=run_agents)
+    actions = agents.add_subparsers(dest="agents_action", metavar="ACTION")
+    listing = actions.add_parser("list", parents=[common], help="list the organization's agents as JSON")
+    listing.set_defaults(run=run_agents)
+    register_import(actions)
     token = commands.add_parser("token", parents=[common], help="print a session token for an agent")
     token.add_argument("agent_id")
     token.set_defaults(run=run_token)

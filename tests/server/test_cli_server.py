@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from support.serve_process import VATEL, Serve, free_port
+from vatel.server.api.routing import KEY_CACHE_SECONDS
 
 pytestmark = pytest.mark.loopback
 
@@ -57,6 +59,7 @@ def test_keys_create_list_revoke(tmp_path: Path) -> None:
         assert ok.status_code == 200
         revoked = run("keys", "revoke", key_id, "--data-dir", data)
         assert revoked.returncode == 0 and key_id in revoked.stdout
+        time.sleep(KEY_CACHE_SECONDS)  # a checked key is trusted this long without asking again
         refused = httpx.get(server.url + "/v1/agents", headers={"Authorization": f"Bearer {key}"})
         assert refused.status_code == 401  # revoked while the server runs
     finally:

@@ -119,3 +119,33 @@ def test_unusable_database_urls_fail_clearly(url: str) -> None:
 
     with pytest.raises((DatabaseError, OSError)):
         asyncio.run(run())
+
+
+def test_a_revoked_key_stops_working_within_the_cache_window(tmp_path: Path) -> None:
+    import time
+
+    from vatel.server.api.routing import KEY_CACHE_SECONDS
+
+    runner, live = start_live(tmp_path / "data", "sqlite")
+    try:
+
+        async def new_key() -> tuple[str, str]:
+            engine = open_engine(live.settings.resolved_database_url)
+            info, key = await create_key(engine, "cached")
+            await engine.dispose()
+            return info.id, key
+
+        async def revoke(key_id: str) -> None:
+            engine = open_engine(live.settings.resolved_database_url)
+            await revoke_key(engine, key_id)
+            await engine.dispose()
+
+        key_id, key = asyncio.run(new_key())
+        with vatel.Client(api_key=key, base_url=live.url, max_retries=0) as client:
+            assert client.agents.list() == []  # checked once: trusted for the window
+            asyncio.run(revoke(key_id))
+            time.sleep(KEY_CACHE_SECONDS + 0.1)
+            with pytest.raises(vatel.AuthenticationError):
+                client.agents.list()
+    finally:
+        runner.stop()

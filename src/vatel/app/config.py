@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vatel.app.core import DEFAULT_TOOL_TIMEOUT
+from vatel.app.text_input import TextInput
 
 __all__ = ["SessionConfig"]
 
@@ -26,4 +27,6 @@ class SessionConfig:
     tool_timeout: float = DEFAULT_TOOL_TIMEOUT
     prebuffer: float = 0.06
     stats_file: Path | None = None
+    text: TextInput | None = None
+    """Typing mode (``--text``): typed lines are spoken and sent; no input device is opened."""
     """Write the session's counters here as JSON at the end (for benchmarks and bug reports)."""

@@ -33,6 +33,7 @@ from vatel.app.events import (
     Event,
     Flush,
     KeyPress,
+    Line,
     MicFrame,
     Play,
     PlaybackFinished,
@@ -48,6 +49,7 @@ from vatel.app.events import (
 from vatel.app.input_file import file_frames, paced_frames
 from vatel.app.printer import Printer
 from vatel.app.terminal import KeyReader
+from vatel.app.text_input import TextSource
 from vatel.app.tools import Tools, ToolsError
 from vatel.audio.devices import choose, list_devices
 from vatel.audio.errors import AudioError
@@ -166,8 +168,9 @@ class SessionApp:
                         await opening
                     return 130
                 self._conn = opening.result()
-                self.keys.start()
-                await self._session(frames if frames is not None else self._microphone_frames())
+                if self.config.text is None:
+                    self.keys.start()  # in typing mode stdin carries lines, not keys
+                await self._session(self._source(frames))
         finally:
             self.keys.restore()
             self.printer.close()
@@ -194,19 +197,37 @@ class SessionApp:
         try:
             if self.config.output_file is not None:
                 self.recording = WavWriter(self.config.output_file, WIRE_RATE)
-            if self.config.output_file is None or self.config.input_file is None:
+            needs_microphone = self.config.input_file is None and self.config.text is None
+            if self.config.output_file is None or needs_microphone:
                 devices = list_devices()
                 if self.config.output_file is None:
                     self.speaker = Speaker(
                         choose(devices, self.config.output_device, "output"), prebuffer=self.config.prebuffer
                     )
                     self.speaker.start()
-                if self.config.input_file is None:
+                if needs_microphone:
                     # Opened before connecting: a stream's first few hundred ms can be lost to start-up.
                     self.microphone = Microphone(choose(devices, self.config.input_device, "input"))
                     self.microphone.start()
         except AudioError as error:
             raise SessionError(str(error)) from None
+
+    def _source(self, frames: list[bytes] | None) -> list[bytes] | AsyncIterator[bytes]:
+        if frames is not None:
+            return frames
+        if self.config.text is not None:
+            return self._text_frames()
+        return self._microphone_frames()
+
+    async def _text_frames(self) -> AsyncIterator[bytes]:
+        assert self.config.text is not None
+        source = TextSource(
+            self.config.text,
+            on_error=lambda error: self.printer.show(Line("info", error)),
+        )
+        await self._live.wait()
+        async for frame in source.frames():
+            yield frame
 
     async def _microphone_frames(self) -> AsyncIterator[bytes]:
         assert self.microphone is not None

@@ -22,12 +22,15 @@ def _opens(device: Device, kind: str) -> None:
     open_stream(device, "input" if kind == "input" else "output", make)
 
 
-def sound_unavailable(input_device: str | None = None, output_device: str | None = None) -> str | None:
-    """Why a live session cannot use the sound card, or ``None`` when the microphone and speaker
-    both open."""
+def sound_unavailable(
+    input_device: str | None = None, output_device: str | None = None, *, need_input: bool = True
+) -> str | None:
+    """Why a live session cannot use the sound card, or ``None`` when the microphone (unless
+    ``need_input`` is false: typing mode) and the speaker both open."""
     try:
         devices = list_devices()
-        _opens(choose(devices, input_device, "input"), "input")
+        if need_input:
+            _opens(choose(devices, input_device, "input"), "input")
         _opens(choose(devices, output_device, "output"), "output")
     except AudioError as error:
         return str(error)

@@ -20,11 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from vatel.audio.pcm import float_to_pcm16, resample
+from vatel.app.text_input import Speak
+from vatel.audio.pcm import WIRE_RATE, Float32, float_to_pcm16, resample
 from vatel.cli.failure import CommandError
 from vatel.client import Client
 from vatel.server.app import create_app
 from vatel.server.bootstrap import prepare, read_key_file
+from vatel.server.engines.loading import Engines
 from vatel.server.live.services import LiveServices
 from vatel.server.runner import ServerThread
 from vatel.server.settings import ServerSettings
@@ -97,22 +99,55 @@ def demo_agent(url: str, key: str) -> str:
     return created.id
 
 
+def caller_voice(engines: Engines) -> Speak:
+    """The user's voice for typed lines and the demo question: text to 24 kHz float audio, spoken
+    by a synthesizer other than the agent's default voice (espeak-ng's default voice, when loaded)."""
+    synthesizers = engines.synthesizers
+    caller = synthesizers[-1] if len(synthesizers) > 1 else synthesizers[0]
+    voice = caller.voices[0].id if caller.voices else None  # the other engine's own default voice
+
+    def speak(text: str) -> Float32:
+        chunks = [
+            resample(chunk, caller.sample_rate, WIRE_RATE) for chunk in caller.synthesize(text, voice=voice)
+        ]
+        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+
+    return speak
+
+
+def local_voice() -> Speak:
+    """For typing against a hosted server: the server's voices loaded here (espeak-ng only, with the
+    lightest recogniser the loader insists on), or one clear :class:`CommandError`."""
+    from vatel.server.engines.loading import EngineConfig, EngineUnavailable, load_engines
+
+    config = EngineConfig(
+        final_stt="pocketsphinx", interim_stt=None, tts="espeak", extra_tts=(), warm_up=False
+    )
+    _say("--text: loading a local voice to speak what you type")
+    try:
+        engines = load_engines(config)
+    except EngineUnavailable as error:
+        raise CommandError(f"--text needs the local server's voices: {error}") from None
+    except ModuleNotFoundError as missing:
+        raise CommandError(missing_server_extra(missing)) from None
+    return caller_voice(engines)
+
+
+def missing_server_extra(missing: ModuleNotFoundError) -> str:
+    return (
+        f"--text speaks with the local server's voices, but the Python package {missing.name} is not "
+        "installed: pip install 'vatel[server]' (in a checkout: uv sync --extra server)"
+    )
+
+
 def demo_question(live: LiveServices) -> Path:
     """A spoken question, then a goodbye, in a WAV: the user's side of a demo with no microphone.
 
     Spoken with a voice other than the agent's default (the server's own synthesizers)."""
-    synthesizers = live.engines.synthesizers
-    caller = synthesizers[-1] if len(synthesizers) > 1 else synthesizers[0]
-    voice = caller.voices[0].id if caller.voices else None  # the other engine's own default voice
-
-    def speech(text: str) -> np.ndarray:
-        chunks = [
-            resample(chunk, caller.sample_rate, 24_000) for chunk in caller.synthesize(text, voice=voice)
-        ]
-        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+    speech = caller_voice(live.engines)
 
     def pause(seconds: float) -> np.ndarray:
-        return np.zeros(int(24_000 * seconds), dtype=np.float32)
+        return np.zeros(int(WIRE_RATE * seconds), dtype=np.float32)
 
     # After the greeting, the question; time for the answer; then the goodbye that ends the call.
     signal = np.concatenate([pause(6), speech(DEMO_QUESTION), pause(8), speech(DEMO_BYE), pause(5)])

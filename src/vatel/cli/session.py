@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from vatel.app.config import SessionConfig
 from vatel.app.core import DEFAULT_TOOL_TIMEOUT
 from vatel.app.errors import SessionError
+from vatel.app.text_input import Speak, TextInput
 from vatel.cli.data_dir import add_data_dir, settings_from
 from vatel.cli.devices import print_devices
 from vatel.cli.failure import CommandError
@@ -41,11 +43,40 @@ def run_session_command(args: argparse.Namespace) -> int:
         return _run_embedded(args)
     if not args.agent_id:
         raise CommandError("no agent: pass --agent-id (or set VATEL_AGENT_ID) with the agent's UUID")
-    return _run(_config(args, args.api_key, args.agent_id, args.base_url or DEFAULT_BASE_URL))
+    text = _text_input(args, _hosted_voice) if args.text is not None else None
+    return _run(_config(args, args.api_key, args.agent_id, args.base_url or DEFAULT_BASE_URL, text=text))
+
+
+def _text_input(args: argparse.Namespace, voice: Callable[[], Speak]) -> TextInput:
+    """``--text`` (stdin, a line at a time) or ``--text "..."`` (that one line)."""
+    if args.input_file is not None:
+        raise CommandError("--text and --input-file both replace the microphone: pass only one")
+    lines = (args.text,) if args.text else None
+    text = TextInput(voice(), lines)
+    if lines is None:
+        say("typing mode: each line you type is spoken to the agent (Ctrl-D ends input, Ctrl-C the session)")
+    return text
+
+
+def _hosted_voice() -> Speak:
+    try:
+        from vatel.cli.embedded import local_voice
+    except ModuleNotFoundError as missing:
+        raise CommandError(
+            f"--text speaks with the local server's voices, but the Python package {missing.name} is "
+            "not installed: pip install 'vatel[server]' (in a checkout: uv sync --extra server)"
+        ) from None
+    return local_voice()
 
 
 def _config(
-    args: argparse.Namespace, key: str, agent_id: str, base_url: str, **files: Path | None
+    args: argparse.Namespace,
+    key: str,
+    agent_id: str,
+    base_url: str,
+    *,
+    text: TextInput | None = None,
+    **files: Path | None,
 ) -> SessionConfig:
     return SessionConfig(
         api_key=key,
@@ -58,6 +89,7 @@ def _config(
         output_file=files.get("output_file", args.output_file),
         tool_timeout=args.tool_timeout,
         stats_file=args.stats_file,
+        text=text,
     )
 
 
@@ -74,13 +106,21 @@ def _run_embedded(args: argparse.Namespace) -> int:
     """No API key: a local server in this process, the demo agent, and the sound card, or, on a
     machine without one, an announced demo turn from and to WAV files."""
     from vatel.audio.probe import sound_unavailable
-    from vatel.cli.embedded import DEMO_ANSWER_FILE, demo_agent, demo_question, local_server
+    from vatel.cli.embedded import DEMO_ANSWER_FILE, caller_voice, demo_agent, demo_question, local_server
 
     with local_server(settings_from(args)) as local:
         agent_id = args.agent_id or demo_agent(local.url, local.key)
+        text = _text_input(args, lambda: caller_voice(local.live.engines)) if args.text is not None else None
         input_file, output_file = args.input_file, args.output_file
         demo = False
-        if input_file is None or output_file is None:
+        if text is not None:
+            if output_file is None:
+                reason = sound_unavailable(None, args.output_device, need_input=False)
+                if reason is not None:
+                    say(f"no usable sound device ({reason})")
+                    say(f"so the agent's voice is written to {DEMO_ANSWER_FILE} instead of played")
+                    output_file = DEMO_ANSWER_FILE
+        elif input_file is None or output_file is None:
             reason = sound_unavailable(args.input_device, args.output_device)
             if reason is not None:
                 demo = True
@@ -92,7 +132,15 @@ def _run_embedded(args: argparse.Namespace) -> int:
                 input_file = input_file or demo_question(local.live)
                 output_file = output_file or DEMO_ANSWER_FILE
         code = _run(
-            _config(args, local.key, agent_id, local.url, input_file=input_file, output_file=output_file)
+            _config(
+                args,
+                local.key,
+                agent_id,
+                local.url,
+                text=text,
+                input_file=input_file,
+                output_file=output_file,
+            )
         )
         if demo:
             say(f"the agent's voice is in {output_file}; with a sound card, `vatel session` talks live")
@@ -141,6 +189,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         type=Path,
         metavar="WAV",
         help="send this WAV (at real-time pace) instead of the microphone",
+    )
+    session.add_argument(
+        "--text",
+        nargs="?",
+        const="",
+        metavar="LINE",
+        help="type instead of speaking: each line of stdin (or LINE alone) is spoken with a local voice "
+        "and sent as audio; the microphone is not used",
     )
     session.add_argument(
         "--output-file", type=Path, metavar="WAV", help="write the agent's audio here instead of playing it"

@@ -8,6 +8,7 @@ exception into a logged 500 with a JSON body (a bug of ours, never a client's ga
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -26,6 +27,13 @@ from vatel.server.store.organizations import organization_for_key
 logger = logging.getLogger("vatel.server.api")
 
 
+KEY_CACHE_SECONDS = 1.0
+"""How long a checked API key is trusted without asking the database again: a revoked key stops
+working within this time on every replica, and a busy client costs one lookup a second, not one a
+request (benchmarks/rest.py)."""
+KEY_CACHE_SIZE = 10_000
+
+
 @dataclass(frozen=True)
 class ServerState:
     """What every request may use; built once at start-up."""
@@ -35,6 +43,23 @@ class ServerState:
     token_secret: str
     llms: tuple[str, ...]
     voices: tuple[VoiceCatalogEntry, ...] = field(default=())
+    known_keys: dict[str, tuple[str, float]] = field(default_factory=dict)
+    """API key → (organization id, when to check it again)."""
+
+    async def organization_of(self, key: str) -> str | None:
+        now = time.monotonic()
+        cached = self.known_keys.get(key)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        async with self.engine.connect() as conn:
+            org_id = await organization_for_key(conn, key)
+        if org_id is None:
+            self.known_keys.pop(key, None)
+            return None
+        if len(self.known_keys) >= KEY_CACHE_SIZE:
+            self.known_keys.clear()
+        self.known_keys[key] = (org_id, now + KEY_CACHE_SECONDS)
+        return org_id
 
 
 @dataclass(frozen=True)
@@ -70,8 +95,7 @@ def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         key = bearer_key(request.headers.get("authorization"))
         if key is None:
             return problem(401, "missing API key: send the header Authorization: Bearer <API key>")
-        async with state.engine.connect() as conn:
-            org_id = await organization_for_key(conn, key)
+        org_id = await state.organization_of(key)
         if org_id is None:
             return problem(401, "invalid or revoked API key")
         try:

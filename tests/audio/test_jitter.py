@@ -129,3 +129,22 @@ def test_a_writer_thread_and_a_reader_thread_lose_nothing() -> None:
     writer.join()
     assert played == chunks * MS
     assert buffer.played_samples == chunks * MS
+
+
+def test_silent_is_true_only_when_read_would_write_silence_and_change_nothing() -> None:
+    buffer = JitterBuffer(RATE, prebuffer=0.06)
+    assert buffer.silent
+    buffer.push("t1", chunk(40))
+    assert not buffer.silent  # in the inbox: read() must take it
+    assert not read(buffer).any()
+    assert not buffer.silent  # queued, waiting for the prebuffer
+    buffer.push("t1", chunk(20), final=True)
+    while buffer.state is PlayState.PLAYING or not buffer.silent:
+        assert not buffer.silent
+        read(buffer)
+    assert buffer.finished_turns() == ["t1"]
+    assert buffer.silent
+    buffer.flush("t2")  # a flush request is seen by read() even with nothing queued
+    assert not buffer.silent
+    read(buffer)
+    assert buffer.silent

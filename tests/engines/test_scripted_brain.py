@@ -552,3 +552,11 @@ class TestDocumentation:
         assert plan_turn(setup, user("That's all, thanks."))[-1] == EndCall()
         cancel = plan_turn(setup, user("Please cancel my booking, my name is Ada."))
         assert cancel[0] == Say("I can cancel that for you.") and values(cancel[1]) == {"name": "Ada"}
+
+
+def test_a_said_sentence_does_not_double_the_full_stop() -> None:
+    from vatel.server.engines.scripted_brain import render
+
+    assert render("I heard {said}.", {"said": "hello there."}, {}) == "I heard hello there."
+    assert render("I heard {said}.", {"said": "really?"}, {}) == "I heard really?"
+    assert render('I heard "{said}".', {"said": "Pizza?"}, {}) == 'I heard "Pizza?".'

@@ -22,24 +22,27 @@ __all__ = ["KeyReader"]
 class KeyReader:
     def __init__(self, on_key: Callable[[str], None], fd: int | None = None) -> None:
         self._on_key = on_key
-        self._fd = sys.stdin.fileno() if fd is None else fd
+        self._fd = fd
         self._saved: list[Any] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def start(self) -> bool:
         """Start reading keys; ``False`` (and nothing done) when stdin is not a terminal."""
         try:
+            if self._fd is None:
+                self._fd = sys.stdin.fileno()  # looked up only now: stdin may be no file at all
             if not os.isatty(self._fd):
                 return False
             self._saved = termios.tcgetattr(self._fd)
             tty.setcbreak(self._fd)
-        except (OSError, termios.error):
+        except (OSError, ValueError, termios.error):
             return False
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(self._fd, self._read)
         return True
 
     def _read(self) -> None:
+        assert self._fd is not None
         try:
             data = os.read(self._fd, 32)
         except OSError:
@@ -51,10 +54,10 @@ class KeyReader:
             self._on_key(key)
 
     def restore(self) -> None:
-        if self._loop is not None:
+        if self._loop is not None and self._fd is not None:
             self._loop.remove_reader(self._fd)
-            self._loop = None
+        self._loop = None
         saved, self._saved = self._saved, None
-        if saved is not None:
+        if saved is not None and self._fd is not None:
             with contextlib.suppress(termios.error):
                 termios.tcsetattr(self._fd, termios.TCSADRAIN, saved)

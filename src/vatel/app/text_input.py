@@ -42,6 +42,8 @@ class TextInput:
 
     speak: Speak
     lines: tuple[str, ...] | None = None
+    fd: int | None = None
+    """Where lines are read when ``lines`` is ``None``; ``None``: stdin."""
 
 
 class TextSource:
@@ -56,7 +58,7 @@ class TextSource:
         on_error: Callable[[str], None] | None = None,
     ) -> None:
         self.text = text
-        self._fd = fd
+        self._fd = fd if fd is not None else text.fd
         self._on_line = on_line or (lambda _line: None)
         self._on_error = on_error or (lambda _error: None)
         self._pending: deque[bytes] = deque()

@@ -108,6 +108,17 @@ class JitterBuffer:
 
     # --- reader side (the PortAudio callback) -------------------------------------------------------
 
+    @property
+    def silent(self) -> bool:
+        """Nothing to take, queue, flush or play: :meth:`read` would only write silence (reader side;
+        lets the callback skip it, the common case while the user speaks or the agent listens)."""
+        return (
+            not self._inbox
+            and not self._queue
+            and self._flush_requests == self._flushes_seen
+            and self.state is not PlayState.PLAYING
+        )
+
     def read(self, out: Float32) -> None:
         """Fill ``out`` (mono, float32) with what to play now; silence where there is nothing."""
         self._take_inbox()

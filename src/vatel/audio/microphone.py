@@ -20,7 +20,9 @@ from vatel.audio.portaudio import sounddevice
 
 __all__ = ["Microphone"]
 
-BLOCK_SECONDS = 0.02
+BLOCK_SECONDS = 0.04
+"""The capture period: two wire frames per callback. Half the callbacks and loop wake-ups of 20 ms
+blocks (the listening CPU, issue 6), for 20 ms more capture latency, which nobody hears."""
 
 
 class Microphone:

@@ -65,13 +65,14 @@ class Speaker:
     def _callback(self, outdata: Float32, frames: int, time: Any, status: Any) -> None:
         if status.output_underflow:
             self.device_underflows += 1
+        buffer = self.buffer
+        if buffer is None or buffer.silent:
+            outdata.fill(0.0)  # the usual case while listening: no copies, no broadcast
+            return
         if len(self._mono) < frames:
             self._mono = np.zeros(frames, dtype=np.float32)
         mono = self._mono[:frames]
-        if self.buffer is None:
-            mono[:] = 0.0
-        else:
-            self.buffer.read(mono)
+        buffer.read(mono)
         outdata[:] = mono[:, None]
 
     # --- the event loop side ----------------------------------------------------------------------

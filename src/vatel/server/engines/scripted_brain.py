@@ -103,7 +103,7 @@ def _answer(script: Script, agent: AgentSetup, said: str) -> list[BrainEvent]:
         action, after = matched[0].action, matched[1]
     else:
         action, after = (script.default or FALLBACK) if tokens.words else NOT_HEARD, 0
-    values = {"said": said.strip().rstrip(".!?,;: ")}
+    values = {"said": said.strip()}
     if action.tool is None:
         events: list[BrainEvent] = [*says(render(action.say, values, agent.variables))]
         return [*events, EndCall()] if action.end else events
@@ -137,7 +137,7 @@ def _after_tool(
     action = None
     if isinstance(request, ToolRequest):
         action = _action_for_tool(script, request.name, said)
-    values = {"said": said.strip().rstrip(".!?,;: "), "output": result.output}
+    values = {"said": said.strip(), "output": result.output}
     if isinstance(request, ToolRequest):
         for arg in request.arguments:
             if isinstance(arg.get("name"), str):
@@ -199,6 +199,9 @@ _ABBREVIATIONS = frozenset({"mr.", "mrs.", "ms.", "dr.", "st.", "prof.", "sr.", 
 LONG_SENTENCE = 200
 
 
+_DOUBLE_STOP = re.compile(r"([.!?])\.")
+
+
 def render(
     template: str, values: Mapping[str, str], variables: Mapping[str, str], output: str | None = None
 ) -> str:
@@ -216,7 +219,9 @@ def render(
             return _json_field(output, key.split(".")[1:])
         return folded.get(key.casefold(), "")
 
-    return _SPACES.sub(" ", _PLACEHOLDER.sub(one, template)).strip()
+    filled = _SPACES.sub(" ", _PLACEHOLDER.sub(one, template)).strip()
+    # "I heard {said}." with said = "hello there." would read "there.." : keep one stop.
+    return _DOUBLE_STOP.sub(r"\1", filled)
 
 
 def _json_field(output: str, path: Sequence[str]) -> str:

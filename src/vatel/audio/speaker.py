@@ -39,12 +39,13 @@ class Speaker:
         self._stream: Any = None
         self._resamplers: dict[str, Resampler] = {}
         self._mono: Float32 = np.zeros(0, dtype=np.float32)
+        self._silence = b""
 
     def start(self) -> None:
         sd = sounddevice()
 
         def factory(rate: int, channels: int) -> Any:
-            return sd.OutputStream(
+            return sd.RawOutputStream(  # raw: no numpy array built per callback (listening CPU, issue 6)
                 device=self.device.index,
                 samplerate=rate,
                 channels=channels,
@@ -59,21 +60,26 @@ class Speaker:
         self.channels = int(stream.channels)
         self.buffer = JitterBuffer(self.rate, self.prebuffer)
         self._mono = np.zeros(max(1, round(self.rate * BLOCK_SECONDS)), dtype=np.float32)
+        self._silence = bytes(4 * self.channels * len(self._mono))
         self._stream = stream
         stream.start()
 
-    def _callback(self, outdata: Float32, frames: int, time: Any, status: Any) -> None:
+    def _callback(self, outdata: Any, frames: int, time: Any, status: Any) -> None:
+        """``outdata`` is the device's raw float32 buffer (``frames * channels`` samples)."""
         if status.output_underflow:
             self.device_underflows += 1
         buffer = self.buffer
+        size = len(outdata)
         if buffer is None or buffer.silent:
-            outdata.fill(0.0)  # the usual case while listening: no copies, no broadcast
+            if len(self._silence) < size:
+                self._silence = bytes(size)
+            outdata[:] = self._silence[:size]  # the usual case while listening: one memcpy, no numpy
             return
         if len(self._mono) < frames:
             self._mono = np.zeros(frames, dtype=np.float32)
         mono = self._mono[:frames]
         buffer.read(mono)
-        outdata[:] = mono[:, None]
+        np.frombuffer(outdata, dtype=np.float32).reshape(frames, self.channels)[:] = mono[:, None]
 
     # --- the event loop side ----------------------------------------------------------------------
 

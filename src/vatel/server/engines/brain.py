@@ -73,4 +73,3 @@ class Brain(Protocol):
 
     def respond(self, agent: AgentSetup, conversation: Sequence[Entry]) -> AsyncIterator[BrainEvent]:
         """The next agent turn. The last entry is the user's utterance or a tool's result."""
-        ...

@@ -19,7 +19,6 @@ class Recognizer(Protocol):
 
     def transcribe(self, audio: Float32) -> str:
         """The text of ``audio`` (empty when nothing was said)."""
-        ...
 
 
 class RecognizerStream(Protocol):
@@ -27,11 +26,9 @@ class RecognizerStream(Protocol):
 
     def feed(self, audio: Float32) -> str:
         """Add audio; the partial hypothesis so far."""
-        ...
 
     def finish(self) -> str:
         """End of the utterance; the final hypothesis."""
-        ...
 
 
 class StreamingRecognizer(Protocol):

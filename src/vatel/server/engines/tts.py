@@ -31,4 +31,3 @@ class Synthesizer(Protocol):
         Blocking generator: the session pulls it from a worker thread and stops pulling when the
         turn is interrupted. An unknown ``voice`` falls back to the default voice.
         """
-        ...

@@ -18,11 +18,9 @@ class VadStream(Protocol):
 
     def probability(self, frame: Float32) -> float:
         """Speech probability of the next frame, 0..1 (blocking, well under a millisecond)."""
-        ...
 
     def reset(self) -> None:
         """Forget the state (a new utterance after a long pause, or a new call)."""
-        ...
 
 
 class VadModel(Protocol):

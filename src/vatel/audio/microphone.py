@@ -12,10 +12,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import numpy as np
+
 from vatel.audio.devices import Device, open_stream
 from vatel.audio.framing import WireFramer
 from vatel.audio.handoff import BlockHandoff
-from vatel.audio.pcm import Float32
 from vatel.audio.portaudio import sounddevice
 
 __all__ = ["Microphone"]
@@ -36,7 +37,7 @@ class Microphone:
         self.overflows = 0
         """Blocks PortAudio flagged as overflowed (audio lost before it reached us)."""
         self._stream: Any = None
-        self._handoff: BlockHandoff[Float32] | None = None
+        self._handoff: BlockHandoff[bytes] | None = None
 
     @property
     def dropped_blocks(self) -> int:
@@ -50,7 +51,7 @@ class Microphone:
         def factory(rate: int, channels: int) -> Any:
             blocksize = max(1, round(rate * BLOCK_SECONDS))
             self._handoff = BlockHandoff(loop, capacity=max(1, round(self.backlog / BLOCK_SECONDS)))
-            return sd.InputStream(
+            return sd.RawInputStream(  # raw: no numpy array built per callback (listening CPU, issue 6)
                 device=self.device.index,
                 samplerate=rate,
                 channels=channels,
@@ -65,12 +66,13 @@ class Microphone:
         self.channels = int(self._stream.channels)
         self._stream.start()
 
-    def _callback(self, indata: Float32, frames: int, time: Any, status: Any) -> None:
+    def _callback(self, indata: Any, frames: int, time: Any, status: Any) -> None:
+        """``indata`` is the device's raw float32 buffer; it is copied (``bytes``) and handed over."""
         if status.input_overflow:
             self.overflows += 1
         handoff = self._handoff
         if handoff is not None:
-            handoff.push(indata.copy())
+            handoff.push(bytes(indata))
 
     async def ready(self, limit: float) -> bool:
         """Wait (at most ``limit`` seconds) for the first block: a capture stream can take a second to
@@ -93,7 +95,8 @@ class Microphone:
             block = await self._handoff.get()
             if block is None:
                 return
-            for frame in framer.push(block if self.channels > 1 else block.reshape(-1)):
+            samples = np.frombuffer(block, dtype=np.float32)
+            for frame in framer.push(samples.reshape(-1, self.channels) if self.channels > 1 else samples):
                 yield frame
 
     def close(self) -> None:

@@ -13,9 +13,12 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from vatel.server.live.recording import repair
 from vatel.server.settings import ServerSettings
+from vatel.server.store.calls import unfinished_calls, update_call
 from vatel.server.store.database import migrate, open_engine
 from vatel.server.store.organizations import Organization, first_start, session_token_secret
+from vatel.server.store.timestamps import now_text
 
 
 @dataclass(frozen=True)
@@ -49,10 +52,6 @@ async def recover_calls(engine: AsyncEngine, settings: ServerSettings) -> int:
     Only calls whose recording is in *this* data dir are touched: with several replicas on one
     PostgreSQL, another replica's live calls are not ours to end.
     """
-    from vatel.server.live.recording import repair
-    from vatel.server.store.calls import unfinished_calls, update_call
-    from vatel.server.store.timestamps import now_text
-
     async with engine.begin() as conn:
         recovered = 0
         for row in await unfinished_calls(conn):

@@ -79,6 +79,24 @@ class TestUserTurn:
         assert first_audio.at - stopped.at <= 0.1 + 0.05 + 0.03 + 0.001  # STT + brain + TTS, nothing more
         assert [e["role"] for e in sim.records if e.get("type") == "message"] == ["user", "assistant"]
 
+    def test_recognition_is_prepared_when_silence_begins(self) -> None:
+        # Speech 0.5-1.0 and 1.25-2.0 with stop_secs 0.4: two silences begin (≈1.0 and ≈2.0),
+        # only the second ends the turn (≈2.4); each silence prepares the decode.
+        from vatel.server.live.events import FinishRecognition, PrepareRecognition
+
+        sim = (
+            CallSim(config(stop_secs=0.4))
+            .user_says(0.5, 1.0, "")
+            .user_says(1.25, 2.0, "hello there")
+            .run(4.0)
+        )
+        kinds = [
+            (at, type(a)) for at, a in sim.actions if isinstance(a, PrepareRecognition | FinishRecognition)
+        ]
+        assert [k for _, k in kinds] == [PrepareRecognition, PrepareRecognition, FinishRecognition]
+        assert 1.0 <= kinds[0][0] <= 1.07 and 2.0 <= kinds[1][0] <= 2.07 and kinds[2][0] >= 2.4
+        assert kinds[2][0] - kinds[1][0] >= 0.4 - 0.032  # a head start of stop_secs, less one VAD frame
+
     def test_a_short_click_is_not_a_turn(self) -> None:
         sim = CallSim(config()).user_says(0.5, 0.6, "").run(2.0)  # 0.1 s < start_secs
         assert "speech_started" not in sim.types()

@@ -44,7 +44,7 @@ from vatel.protocol import (
     encode_pcm,
 )
 from vatel.server.engines.brain import Entry, ToolRequest, ToolResult, Utterance
-from vatel.server.live.endpointing import Endpointer, TurnEnded, TurnStarted
+from vatel.server.live.endpointing import Endpointer, SilenceBegan, TurnEnded, TurnStarted
 from vatel.server.live.events import (
     Action,
     AgentAudioSent,
@@ -61,6 +61,7 @@ from vatel.server.live.events import (
     FinishRecognition,
     Hangup,
     PartialTranscript,
+    PrepareRecognition,
     Record,
     Send,
     Speak,
@@ -376,6 +377,8 @@ class CallCore:
         if isinstance(boundary, TurnStarted) and self._user_turn is None:
             self._strikes = 0
             return self._begin_user_turn(boundary.at, emulated=False)
+        if isinstance(boundary, SilenceBegan) and self._user_turn is not None and not self._waiting_final:
+            return [PrepareRecognition()]
         if isinstance(boundary, TurnEnded) and self._user_turn is not None and not self._waiting_final:
             self._waiting_final = True
             return [Send(SpeechStopped()), FinishRecognition()]

@@ -27,6 +27,13 @@ class TurnStarted:
 
 
 @dataclass(frozen=True)
+class SilenceBegan:
+    """Silence began inside a turn (it may still go on): recognition can start early on what was said."""
+
+    at: float
+
+
+@dataclass(frozen=True)
 class TurnEnded:
     at: float
     """When the silence began."""
@@ -49,7 +56,7 @@ class Endpointer:
     def reset(self) -> None:
         self._phase = _Phase.QUIET
 
-    def feed(self, at: float, speech: bool, duration: float) -> TurnStarted | TurnEnded | None:
+    def feed(self, at: float, speech: bool, duration: float) -> TurnStarted | SilenceBegan | TurnEnded | None:
         """One decision for the frame ``[at - duration, at]``; a turn boundary when one is crossed."""
         start = at - duration
         if self._phase is _Phase.QUIET:
@@ -71,7 +78,7 @@ class Endpointer:
         if self._phase is _Phase.SPEECH:
             if not speech:
                 self._phase, self._silence_began, self._gap = _Phase.MAYBE_QUIET, start, duration
-                return self._check_end()
+                return self._check_end() or SilenceBegan(start)
             return None
         # MAYBE_QUIET
         if speech:

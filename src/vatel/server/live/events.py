@@ -148,6 +148,16 @@ class StartRecognition:
 
 
 @dataclass(frozen=True)
+class PrepareRecognition:
+    """The user fell silent: decode what they said so far now, in case the silence ends the turn.
+
+    Whisper's decode takes about 0.4 s whatever the length; started when the silence begins, it
+    runs while the endpoint's ``stop_secs`` is still being waited out. The latest prepared decode
+    answers :class:`FinishRecognition` (no speech can come between the last silence and the end).
+    """
+
+
+@dataclass(frozen=True)
 class FinishRecognition:
     """The utterance ended: decode it and answer with :class:`FinalTranscript`."""
 
@@ -200,6 +210,7 @@ Action = (
     Send
     | AgentAudioSent
     | StartRecognition
+    | PrepareRecognition
     | FinishRecognition
     | CancelRecognition
     | Think

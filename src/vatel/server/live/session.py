@@ -47,6 +47,7 @@ from vatel.server.live.events import (
     FinishRecognition,
     Hangup,
     PartialTranscript,
+    PrepareRecognition,
     Record,
     Send,
     Speak,
@@ -132,6 +133,7 @@ class CallSession:
         self._interim_busy = False
         self._last_interim = ""
         self._utterance_id = 0
+        self._prepared: asyncio.Future[str] | None = None
 
     def now(self) -> float:
         return self._loop.time() - self._t0
@@ -194,10 +196,12 @@ class CallSession:
                 self.recorder.add_agent(action.at, action.pcm)
         elif isinstance(action, StartRecognition):
             self._start_utterance()
+        elif isinstance(action, PrepareRecognition):
+            self._prepare_utterance()
         elif isinstance(action, FinishRecognition):
             self._finish_utterance()
         elif isinstance(action, CancelRecognition):
-            self._utterance, self._interim = None, None
+            self._utterance, self._interim, self._prepared = None, None, None
         elif isinstance(action, Think):
             self._spawn(action.turn_id, self._think(action))
         elif isinstance(action, Speak):
@@ -315,6 +319,7 @@ class CallSession:
             self._preroll_samples -= self._preroll.popleft().size
 
     def _start_utterance(self) -> None:
+        self._prepared = None
         self._utterance = list(self._preroll)
         self._utterance_id += 1
         self._last_interim = ""
@@ -347,20 +352,31 @@ class CallSession:
 
         self._background(feed())
 
-    def _finish_utterance(self) -> None:
-        pieces, self._utterance, self._interim = self._utterance or [], None, None
+    def _decode(self, pieces: list[Float32]) -> asyncio.Future[str]:
+        """The final recogniser on these pieces, in the worker pool."""
         audio = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
         recognizer = self.services.engines.final_stt
+        return self._loop.run_in_executor(self.services.pool, recognizer.transcribe, audio)
 
-        async def decode() -> None:
+    def _prepare_utterance(self) -> None:
+        """Decode what was said so far as soon as the user falls silent (see PrepareRecognition)."""
+        if self._utterance is not None:
+            self._prepared = self._decode(list(self._utterance))
+
+    def _finish_utterance(self) -> None:
+        pieces, self._utterance, self._interim = self._utterance or [], None, None
+        prepared, self._prepared = self._prepared, None
+        pending = prepared if prepared is not None else self._decode(pieces)
+
+        async def answer() -> None:
             try:
-                text = await self._loop.run_in_executor(self.services.pool, recognizer.transcribe, audio)
+                text = await pending
             except Exception:
                 logger.exception("speech recognition failed")
                 text = ""
             self._handle(FinalTranscript(text))
 
-        self._background(decode())
+        self._background(answer())
 
     # --- the socket -----------------------------------------------------------------------------
 

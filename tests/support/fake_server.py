@@ -25,18 +25,18 @@ import asyncio
 import contextlib
 import socket
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
 import orjson
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
+
+from vatel.server.runner import ServerThread
 
 __all__ = ["PREFIX", "FakeServer", "RecordedRequest", "Reply", "closed_port"]
 
@@ -44,8 +44,6 @@ PREFIX = "/prefix"
 """The path prefix under which the handler is mounted a second time."""
 
 _HANG_POLL = 0.01
-_START_TIMEOUT = 5.0
-_STOP_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True)
@@ -106,9 +104,7 @@ class FakeServer:
         self._lock = threading.Lock()
         self._script = _Script()
         self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._server: uvicorn.Server | None = None
-        self._socket: socket.socket | None = None
+        self._runner: ServerThread | None = None
         self.port = 0
         self.app = Starlette(
             routes=[
@@ -130,55 +126,22 @@ class FakeServer:
         return self.url + PREFIX
 
     def start(self) -> FakeServer:
-        if self._thread is not None:
+        if self._runner is not None:
             raise RuntimeError("the fake server is already started")
-        # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets that say so, and
-        # without it every keep-alive answer waits ~40 ms for a delayed ACK (Nagle).
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self._socket = sock
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app,
-            lifespan="off",
-            http="h11",
-            loop="asyncio",
-            log_config=None,
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=1,
-        )
-        self._server = uvicorn.Server(config)
         self._stopping.clear()
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, name="fake-server", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + _START_TIMEOUT
-        while not self._server.started:
-            if not self._thread.is_alive():
-                raise RuntimeError("the fake server thread died while starting")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the fake server did not start within {_START_TIMEOUT} s")
-            time.sleep(0.001)
+        self._runner = ServerThread(
+            self.app, lifespan="off", http="h11", loop="asyncio", timeout_graceful_shutdown=1
+        ).start()
+        self.port = self._runner.port
         return self
 
     def stop(self) -> None:
         """Stop and join the server thread; hanging replies are released first."""
-        if self._thread is None or self._server is None:
+        if self._runner is None:
             return
         self._stopping.set()
-        self._server.should_exit = True
-        self._thread.join(_STOP_TIMEOUT)
-        alive = self._thread.is_alive()
-        self._thread = None
-        self._server = None
-        if self._socket is not None:
-            self._socket.close()
-            self._socket = None
-        if alive:
-            raise RuntimeError(f"the fake server did not stop within {_STOP_TIMEOUT} s")
+        runner, self._runner = self._runner, None
+        runner.stop()
 
     def __enter__(self) -> FakeServer:
         return self.start()

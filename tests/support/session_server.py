@@ -23,7 +23,6 @@ timestamps compare).
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -31,7 +30,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -39,6 +37,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from vatel.protocol import InputAudio, ToolCallOutput, decode_client_message, encode_pcm
+from vatel.server.runner import ServerThread
 
 __all__ = ["LiveSession", "Script", "SessionServer", "SentMark"]
 
@@ -177,9 +176,7 @@ class SessionServer:
         self._errors: list[BaseException] = []
         self._done = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._socket: socket.socket | None = None
+        self._runner: ServerThread | None = None
         self.app = Starlette(
             routes=[
                 Route("/v1/session-token", self._token, methods=["POST"]),
@@ -252,39 +249,16 @@ class SessionServer:
         return self.sessions[0]
 
     def start(self) -> SessionServer:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self._socket, self.port = sock, sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app,
-            lifespan="off",
-            loop="asyncio",
-            ws="websockets-sansio",
-            log_config=None,
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=1,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, name="session-server", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the session server did not start")
-            time.sleep(0.005)
+        self._runner = ServerThread(
+            self.app, lifespan="off", loop="asyncio", ws="websockets-sansio", timeout_graceful_shutdown=1
+        ).start()
+        self.port = self._runner.port
         return self
 
     def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(10)
-        if self._socket is not None:
-            self._socket.close()
-        self._server = self._thread = self._socket = None
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            runner.stop()
 
     def __enter__(self) -> SessionServer:
         return self.start()

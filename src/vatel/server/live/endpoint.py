@@ -13,7 +13,6 @@ import logging
 import re
 import time
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert
@@ -30,9 +29,10 @@ from vatel.server.live.services import LiveServices
 from vatel.server.live.session import CallSession
 from vatel.server.store import agents as agent_store
 from vatel.server.store import calls as call_store
+from vatel.server.store.agents import AgentRow, VersionRow
 from vatel.server.store.errors import NotFound
 from vatel.server.store.schema import used_session_tokens
-from vatel.server.store.timestamps import now_text, to_text
+from vatel.server.store.timestamps import epoch_to_text, now_text
 
 logger = logging.getLogger("vatel.server.live")
 
@@ -63,20 +63,40 @@ async def _grant(websocket: WebSocket, state: ServerState) -> SessionGrant:
     return grant
 
 
-async def _consume(state: ServerState, grant: SessionGrant) -> None:
+async def _admit(state: ServerState, grant: SessionGrant) -> tuple[AgentRow, VersionRow, str]:
+    """In one transaction: the agent and version still exist, the token's jti is consumed, and the
+    call row is created; a refused token leaves nothing behind, and no call is lost."""
+    call_id = str(uuid.uuid4())
     try:
         async with state.engine.begin() as conn:
+            agent = await agent_store.get_agent(conn, grant.organization_id, grant.agent_id)
+            version = await agent_store.get_version(conn, agent, grant.version_id)
             await conn.execute(
-                insert(used_session_tokens).values(
-                    jti=grant.jti, expires_at=to_text_from_epoch(grant.expires_at)
-                )
+                insert(used_session_tokens).values(jti=grant.jti, expires_at=epoch_to_text(grant.expires_at))
+            )
+            now = now_text()
+            await call_store.insert_call(
+                conn,
+                id=call_id,
+                organization_id=grant.organization_id,
+                agent_id=agent.id,
+                graph_version_id=version.id,
+                party_number="",
+                status="connected",
+                source="api",
+                outbound=False,
+                created_at=now,
+                connected_at=now,
+                recording_path=recording_path(call_id),
             )
     except IntegrityError:
         raise Refusal(401, "session token already used: get a new one for each connection") from None
+    return agent, version, call_id
 
 
-def to_text_from_epoch(seconds: float) -> str:
-    return to_text(datetime.fromtimestamp(seconds, UTC))
+def recording_path(call_id: str) -> str:
+    """Where a call's WAV lives, relative to the data dir (as stored on the call)."""
+    return f"recordings/{call_id}.wav"
 
 
 def call_config(call_id: str, config: dict[str, Any], first_message: str) -> CallConfig:
@@ -101,10 +121,7 @@ async def connection(websocket: WebSocket) -> None:
         if live is None:
             raise Refusal(503, "live sessions are disabled on this server (started without speech engines)")
         grant = await _grant(websocket, state)
-        async with state.engine.connect() as conn:
-            agent = await agent_store.get_agent(conn, grant.organization_id, grant.agent_id)
-            version = await agent_store.get_version(conn, agent, grant.version_id)
-        await _consume(state, grant)
+        agent, version, call_id = await _admit(state, grant)
     except NotFound as exc:
         await websocket.send_denial_response(problem(404, str(exc)))
         return
@@ -121,24 +138,6 @@ async def connection(websocket: WebSocket) -> None:
         nodes=tuple(node for node in version.nodes if isinstance(node, dict)),
         language=str(config.get("default_language", "en")),
     )
-    call_id = str(uuid.uuid4())
-    recording_rel = f"recordings/{call_id}.wav"
-    now = now_text()
-    async with state.engine.begin() as conn:
-        await call_store.insert_call(
-            conn,
-            id=call_id,
-            organization_id=grant.organization_id,
-            agent_id=agent.id,
-            graph_version_id=version.id,
-            party_number="",
-            status="connected",
-            source="api",
-            outbound=False,
-            created_at=now,
-            connected_at=now,
-            recording_path=recording_rel,
-        )
     await websocket.accept()
 
     async def store_entry(entry: dict[str, Any]) -> None:
@@ -153,7 +152,7 @@ async def connection(websocket: WebSocket) -> None:
         agent=setup,
         llm=str(config.get("llm", "")),
         voice=voice,
-        recorder=StereoRecorder(state.settings.data_dir / recording_rel),
+        recorder=StereoRecorder(state.settings.data_dir / recording_path(call_id)),
         on_record=store_entry,
     )
     async with state.engine.begin() as conn:

@@ -20,6 +20,11 @@ def to_text(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def epoch_to_text(seconds: float) -> str:
+    """Unix time (as in a JWT's ``exp``) as the stored text."""
+    return to_text(datetime.fromtimestamp(seconds, UTC))
+
+
 def now_text() -> str:
     return to_text(utc_now())
 

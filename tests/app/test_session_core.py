@@ -19,6 +19,7 @@ from vatel.app.events import (
     Disconnected,
     Event,
     Flush,
+    InputEnded,
     KeyPress,
     Line,
     MicFrame,
@@ -263,3 +264,64 @@ class TestEnding:
     def test_a_bad_timeout_is_refused(self) -> None:
         with pytest.raises(ValueError, match="tool_timeout"):
             SessionCore(tool_timeout=0)
+
+
+class TestInputEnd:
+    """Rule 6: after the input file or the typed lines, the session closes once the agent is done."""
+
+    @staticmethod
+    def closes(t: Timeline) -> list[float]:
+        return [when for when, action in t.of(Close)]
+
+    def test_closes_after_the_grace_once_the_agents_answer_has_played(self) -> None:
+        t = timeline(input_end_grace=5.0)
+        t.at(0.0, STARTED)
+        assert Show(Line("status", "Input ended: the session closes once the agent has finished.")) in t.at(
+            3.0, InputEnded()
+        )
+        t.at(4.0, audio("t1"), Tick())
+        t.at(4.5, audio("t1", final=True), Tick())
+        t.at(9.4, Tick())  # 4.9 s since the server's last message
+        assert self.closes(t) == []
+        t.at(9.6, Tick())  # quiet long enough, but the answer is still playing
+        assert self.closes(t) == []
+        t.at(12.0, PlaybackFinished("t1"), Tick())
+        assert self.closes(t) == [12.0]
+        assert t.core.state is SessionState.CLOSING and not t.core.stop_requested
+        t.at(12.1, Tick())
+        assert self.closes(t) == [12.0]
+
+    def test_a_pending_tool_call_holds_the_close_until_it_is_answered(self) -> None:
+        t = timeline(input_end_grace=1.0, tool_timeout=30.0)
+        t.at(0.0, STARTED, InputEnded())
+        t.at(0.5, TestTools.CALL)
+        t.at(5.0, Tick())
+        assert self.closes(t) == []
+        t.at(6.0, ToolDone("c1", "ok"), Tick())
+        assert self.closes(t) == [6.0]
+
+    def test_without_the_input_ending_a_quiet_session_stays_open(self) -> None:
+        t = timeline(input_end_grace=1.0)
+        t.at(0.0, STARTED)
+        t.at(100.0, Tick())
+        assert self.closes(t) == []
+
+    def test_input_end_before_the_session_starts_counts_from_the_start(self) -> None:
+        t = timeline(input_end_grace=2.0)
+        t.at(0.0, InputEnded())
+        t.at(3.0, STARTED)
+        t.at(4.9, Tick())
+        assert self.closes(t) == []
+        t.at(5.0, Tick())
+        assert self.closes(t) == [5.0]
+
+    def test_a_second_input_end_and_an_end_after_closing_are_ignored(self) -> None:
+        t = timeline()
+        t.at(0.0, STARTED, InputEnded())
+        assert t.at(0.1, InputEnded()) == []
+        t.at(0.2, StopRequested())
+        assert t.at(0.3, InputEnded()) == []
+
+    def test_a_negative_grace_is_refused(self) -> None:
+        with pytest.raises(ValueError, match="input_end_grace"):
+            SessionCore(input_end_grace=-1)

@@ -80,6 +80,30 @@ def test_a_wav_in_at_real_time_pace_and_the_agent_out_to_a_wav(tmp_path: Path) -
     assert live.client_close_code == 1000
 
 
+async def answer_and_wait(live: LiveSession) -> None:
+    await live.send("session_started", {"id": "call-answer"})
+    await live.wait_input_seconds(1.0)
+    await live.send_audio("t1", TURN1, pace=0)
+    live.mark("answered")
+    await live.wait_until(lambda: live.closed, 20, "the client to close")
+
+
+def test_after_the_input_file_and_the_answer_the_app_closes_the_session_itself(tmp_path: Path) -> None:
+    with SessionServer(answer_and_wait) as server:
+        result = run(session_args(server, tmp_path))
+        live = server.wait_done()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "Session started: call-answer",
+        "The agent has finished: closing the session.",
+    ]
+    assert live.client_close_code == 1000
+    # Five seconds of quiet after the answer (the default grace), not sooner.
+    assert live.input_frames[-1][0] - live.mark_at("answered") > 4.5
+    recorded = read_wav(tmp_path / "out.wav")
+    assert np.rint(recorded.samples[:, 0] * 32768).astype("<i2").tobytes() == TURN1
+
+
 async def idle_session(live: LiveSession) -> None:
     await live.send("session_started", {"id": "call-idle"})
     await live.wait_until(lambda: live.closed, 20, "the client to close")

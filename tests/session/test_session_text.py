@@ -20,11 +20,12 @@ import numpy as np
 import pytest
 
 from support.session_server import LiveSession, SessionServer
-from support.signals import RATE, best_match, noise_burst, rms_windows
+from support.signals import RATE, best_match, noise_burst, rms_windows, to_pcm16
 from vatel.app.config import SessionConfig
 from vatel.app.shell import SessionApp
 from vatel.app.text_input import TextInput
 from vatel.audio.pcm import Float32
+from vatel.audio.wav import read_wav
 
 pytestmark = pytest.mark.loopback
 
@@ -65,7 +66,9 @@ def test_each_typed_line_is_spoken_at_real_time_pace_after_it_is_typed(tmp_path:
         type_line("second line")
         await live.wait_until(lambda: len(loud_frames(live)) >= 60, 5, "the second line")
         await asyncio.sleep(1.0)
-        os.close(write_fd)  # the end of input does not end the session: the agent does
+        os.close(
+            write_fd
+        )  # the end of input: the session would close after 5 s of quiet; the agent ends it first
         await asyncio.sleep(0.3)
         await live.end()
 
@@ -202,3 +205,39 @@ def test_text_through_the_embedded_local_server_gets_an_answer(tmp_path: Path) -
     assert any(line.startswith("You:") for line in stdout), stdout
     assert stdout[-1].strip() == "Session ended."
     assert (tmp_path / "vatel-demo-answer.wav").stat().st_size > 24_000 * 2
+
+
+def test_the_end_of_input_closes_the_session_once_the_agent_has_answered(tmp_path: Path) -> None:
+    """Ctrl-D (stdin at its end): after the last line and the agent's answer, the app closes with 1000."""
+    read_fd, write_fd = os.pipe()
+    answer = noise_burst(0.4, seed=23)
+
+    async def script(live: LiveSession) -> None:
+        await live.send("session_started", {"id": "call-eof"})
+        os.write(write_fd, b"first line\n")
+        os.close(write_fd)
+        await live.wait_until(lambda: len(loud_frames(live)) >= 35, 5, "the typed line")
+        await asyncio.sleep(1.0)
+        await live.send_audio("t1", to_pcm16(answer))
+        live.mark("answered")
+        await live.wait_until(lambda: live.closed, 10, "the client's close")
+
+    with SessionServer(script) as server:
+        config = SessionConfig(
+            api_key=server.api_key,
+            agent_id=server.agent_id,
+            base_url=server.url,
+            output_file=tmp_path / "out.wav",
+            text=TextInput(lambda text: VOICES[text], fd=read_fd),
+            input_end_grace=1.0,
+        )
+        with open(os.devnull, "w") as out:
+            code = asyncio.run(asyncio.wait_for(SessionApp(config, out=out).run(), 30))
+        live = server.wait_done()
+    os.close(read_fd)
+    assert code == 0
+    assert live.client_close_code == 1000
+    # Closed only after the answer, and not before a second of quiet had passed since it.
+    last_frame = live.input_frames[-1][0]
+    assert last_frame - live.mark_at("answered") >= 0.9
+    assert best_match(answer, read_wav(tmp_path / "out.wav").samples[:, 0])[0] > 0.99

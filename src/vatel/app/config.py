@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from vatel.app.core import DEFAULT_TOOL_TIMEOUT
+from vatel.app.core import DEFAULT_INPUT_END_GRACE, DEFAULT_TOOL_TIMEOUT
 from vatel.app.text_input import TextInput
 
 __all__ = ["SessionConfig"]
@@ -27,6 +27,8 @@ class SessionConfig:
     tool_timeout: float = DEFAULT_TOOL_TIMEOUT
     prebuffer: float = 0.06
     stats_file: Path | None = None
+    """Write the session's counters here as JSON at the end (for benchmarks and bug reports)."""
     text: TextInput | None = None
     """Typing mode (``--text``): typed lines are spoken and sent; no input device is opened."""
-    """Write the session's counters here as JSON at the end (for benchmarks and bug reports)."""
+    input_end_grace: float = DEFAULT_INPUT_END_GRACE
+    """After the input file or the typed lines end: seconds of quiet from the agent before closing."""

@@ -11,6 +11,9 @@ Rules (protocol.md §3.3 and §6):
    when ``tool_timeout`` seconds pass first (a late output is then dropped).
 5. ``session_ended`` or the user's stop closes the socket with 1000; the core then ignores
    everything but the close.
+6. When the input ends (the ``--input-file`` is sent, stdin of ``--text`` is at its end: Ctrl-D),
+   the session closes with 1000 once the agent is done: nothing heard from the server for
+   ``input_end_grace`` seconds, no tool call pending and nothing left to play. Exit code 0.
 
 Time comes in as ``now`` (seconds, any origin) with each event, so tests run a scripted timeline
 on a virtual clock. States: ``CONNECTING -> LIVE -> CLOSING -> CLOSED``; ``CLOSED`` sticks.
@@ -30,6 +33,7 @@ from vatel.app.events import (
     Disconnected,
     Event,
     Flush,
+    InputEnded,
     KeyPress,
     Line,
     MicFrame,
@@ -65,6 +69,8 @@ __all__ = ["SessionCore", "SessionState", "SessionStats", "tool_error"]
 logger = logging.getLogger("vatel.app")
 
 DEFAULT_TOOL_TIMEOUT = 10.0
+DEFAULT_INPUT_END_GRACE = 5.0
+"""Seconds of quiet from the server after the input ended before the session closes by itself."""
 
 
 class SessionState(Enum):
@@ -104,10 +110,18 @@ class _PendingTool:
 class SessionCore:
     """Feed :meth:`handle` every event with the current time; carry out the actions it returns."""
 
-    def __init__(self, *, tool_timeout: float = DEFAULT_TOOL_TIMEOUT) -> None:
+    def __init__(
+        self, *, tool_timeout: float = DEFAULT_TOOL_TIMEOUT, input_end_grace: float = DEFAULT_INPUT_END_GRACE
+    ) -> None:
         if tool_timeout <= 0:
             raise ValueError(f"tool_timeout must be positive, got {tool_timeout}")
+        if input_end_grace < 0:
+            raise ValueError(f"input_end_grace must not be negative, got {input_end_grace}")
         self.tool_timeout = tool_timeout
+        self.input_end_grace = input_end_grace
+        self.input_ended = False
+        self._quiet_since = 0.0
+        """When the server last sent something (or the input ended), for rule 6."""
         self.state = SessionState.CONNECTING
         self.session_id: str | None = None
         self.muted = False
@@ -140,7 +154,9 @@ class SessionCore:
         if isinstance(event, Received):
             return self._received(event, now)
         if isinstance(event, Tick):
-            return self._expire_tools(now)
+            return self._expire_tools(now) + self._close_when_done(now)
+        if isinstance(event, InputEnded):
+            return self._input_ended(now)
         if isinstance(event, ToolDone):
             return self._tool_done(event)
         if isinstance(event, PlaybackFinished):
@@ -182,8 +198,28 @@ class SessionCore:
 
     # --- server messages --------------------------------------------------------------------------------
 
+    def _input_ended(self, now: float) -> list[Action]:
+        if self.input_ended or self.state not in (SessionState.CONNECTING, SessionState.LIVE):
+            return []
+        self.input_ended = True
+        self._quiet_since = max(self._quiet_since, now)
+        return [Show(Line("status", "Input ended: the session closes once the agent has finished."))]
+
+    def _close_when_done(self, now: float) -> list[Action]:
+        if (
+            not self.input_ended
+            or self.state is not SessionState.LIVE
+            or self._tools
+            or self._playing
+            or now - self._quiet_since < self.input_end_grace
+        ):
+            return []
+        self._set_state(SessionState.CLOSING)
+        return [Show(Line("info", "The agent has finished: closing the session.")), Close(1000)]
+
     def _received(self, event: Received, now: float) -> list[Action]:
         message = event.message
+        self._quiet_since = now
         if self.state is SessionState.CLOSING and not isinstance(message, SessionEnded):
             return []
         if isinstance(message, ResponseAudio):

@@ -18,6 +18,7 @@ __all__ = [
     "Disconnected",
     "Event",
     "Flush",
+    "InputEnded",
     "KeyPress",
     "Line",
     "MicFrame",
@@ -76,6 +77,14 @@ class Tick:
 
 
 @dataclass(frozen=True)
+class InputEnded:
+    """The input file or the typed lines (stdin at its end, Ctrl-D) have all been sent.
+
+    The session then closes by itself once the agent has finished answering.
+    """
+
+
+@dataclass(frozen=True)
 class StopRequested:
     """The user asked to end the session (Ctrl-C, ``q``)."""
 
@@ -88,7 +97,17 @@ class Disconnected:
     reason: str = ""
 
 
-Event = Received | MicFrame | PlaybackFinished | KeyPress | ToolDone | Tick | StopRequested | Disconnected
+Event = (
+    Received
+    | MicFrame
+    | PlaybackFinished
+    | KeyPress
+    | ToolDone
+    | Tick
+    | InputEnded
+    | StopRequested
+    | Disconnected
+)
 
 # --- actions -----------------------------------------------------------------------------------------
 

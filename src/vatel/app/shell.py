@@ -32,6 +32,7 @@ from vatel.app.events import (
     Disconnected,
     Event,
     Flush,
+    InputEnded,
     KeyPress,
     Line,
     MicFrame,
@@ -78,7 +79,7 @@ class SessionApp:
 
     def __init__(self, config: SessionConfig, out: TextIO | None = None) -> None:
         self.config = config
-        self.core = SessionCore(tool_timeout=config.tool_timeout)
+        self.core = SessionCore(tool_timeout=config.tool_timeout, input_end_grace=config.input_end_grace)
         self.printer = Printer(out or sys.stdout)
         self.speaker: Speaker | None = None
         self.microphone: Microphone | None = None
@@ -224,6 +225,7 @@ class SessionApp:
         source = TextSource(
             self.config.text,
             on_error=lambda error: self.printer.show(Line("info", error)),
+            on_end=lambda: self.feed(InputEnded()),
         )
         await self._live.wait()
         async for frame in source.frames():
@@ -270,8 +272,14 @@ class SessionApp:
 
     async def _file_source(self, frames: list[bytes]) -> AsyncIterator[bytes]:
         await self._live.wait()
+        if not frames:
+            self.feed(InputEnded())
+        sent = 0
         async for frame in paced_frames(frames):
             yield frame
+            sent += 1
+            if sent == len(frames):
+                self.feed(InputEnded())
 
     async def _send_loop(self, conn: Connection) -> None:
         while True:

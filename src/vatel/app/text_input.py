@@ -7,6 +7,9 @@ as ``--input-file`` (frame *i* at ``start + i * 20 ms``). Silence fills every fr
 to say, and at least :data:`TRAILING_SILENCE` seconds of it follow each line, so the server's
 voice activity detection ends the turn before the next line starts.
 
+When the input ends (Ctrl-D or the end of a pipe) and the last line has been sent, ``on_end`` is
+called: the session then closes once the agent has answered.
+
 Lines come from ``lines`` (``--text "..."``: those only) or from stdin, read without a thread
 (``add_reader`` on a pipe or a terminal; a regular file is read at once). Synthesis runs in a
 worker thread, one line at a time and in order, never on the event loop.
@@ -56,11 +59,13 @@ class TextSource:
         fd: int | None = None,
         on_line: Callable[[str], None] | None = None,
         on_error: Callable[[str], None] | None = None,
+        on_end: Callable[[], None] | None = None,
     ) -> None:
         self.text = text
         self._fd = fd if fd is not None else text.fd
         self._on_line = on_line or (lambda _line: None)
         self._on_error = on_error or (lambda _error: None)
+        self._on_end = on_end or (lambda: None)
         self._pending: deque[bytes] = deque()
         self._lines: asyncio.Queue[str | None] = asyncio.Queue()
         self._partial = b""
@@ -68,6 +73,8 @@ class TextSource:
         self.lines_spoken = 0
         self.input_ended = False
         """Every line has been read (stdin at its end, or the ``--text`` line) and spoken."""
+        self.input_sent = False
+        """... and sent, with the silence after the last line: ``on_end`` has been called."""
 
     # --- where lines come from --------------------------------------------------------------------
 
@@ -152,7 +159,13 @@ class TextSource:
                     await asyncio.sleep(delay)
                 elif delay < -0.5:  # the loop stalled: restart the schedule rather than burst
                     start, index = loop.time(), 0
-                yield self._pending.popleft() if self._pending else _SILENCE
+                if self._pending:
+                    yield self._pending.popleft()
+                else:
+                    if self.input_ended and not self.input_sent:
+                        self.input_sent = True
+                        self._on_end()
+                    yield _SILENCE
                 index += 1
         finally:
             self._stop_reading()

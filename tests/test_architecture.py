@@ -23,6 +23,8 @@ LAYERS = {
     "vatel": "client",  # vatel/__init__, client, connection, api/, errors, transport, retry
     "vatel.audio": "audio",
     "vatel.audio.pcm": "pcm",
+    "vatel.audio.wav": "pcm",  # WAV files: the server's call recordings use them too
+    "vatel.audio.errors": "pcm",
     "vatel.app": "app",
     "vatel.server": "server",
     "vatel.server.engines": "engines",

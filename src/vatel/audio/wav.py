@@ -6,11 +6,18 @@ Anything else (not RIFF/WAVE, truncated chunks, no ``fmt `` or ``data`` chunk, c
 formats, zero channels) raises :class:`WavError` naming the file and what is wrong with it.
 
 Write: :class:`WavWriter` streams PCM16 mono as it arrives (``--output-file``) and fixes the
-header sizes on :meth:`WavWriter.close`.
+header sizes on :meth:`WavWriter.close`. :class:`StereoTimeline` writes two PCM16 channels on one
+clock and keeps the header true at every flush, so a killed process leaves a file that plays (the
+server's call recordings and ``vatel session --record``); :func:`repair_wav` fixes a header cut
+mid-write.
+
+This module and :mod:`vatel.audio.errors` use nothing but numpy and :mod:`vatel.audio.pcm`: the
+server may import them (the import rule puts them beside ``audio.pcm``).
 """
 
 from __future__ import annotations
 
+import os
 import struct
 import wave
 from pathlib import Path
@@ -22,7 +29,7 @@ import numpy as np
 from vatel.audio.errors import WavError
 from vatel.audio.pcm import Float32
 
-__all__ = ["WavAudio", "WavWriter", "read_wav", "write_wav"]
+__all__ = ["StereoTimeline", "WavAudio", "WavWriter", "read_wav", "repair_wav", "write_wav"]
 
 _PCM = 1
 _FLOAT = 3
@@ -156,3 +163,139 @@ def write_wav(path: str | Path, pcm: bytes, rate: int) -> None:
     """Write PCM16 mono bytes as a WAV file in one go."""
     with WavWriter(path, rate) as writer:
         writer.write(pcm)
+
+
+_WIDTH = 2
+_HEADER_BYTES = 44
+
+
+def _pcm16_header(rate: int, channels: int, data_bytes: int) -> bytes:
+    align = channels * _WIDTH
+    return (
+        b"RIFF"
+        + struct.pack("<I", 36 + data_bytes)
+        + b"WAVEfmt "
+        + struct.pack("<IHHIIHH", 16, _PCM, channels, rate, rate * align, align, _WIDTH * 8)
+        + b"data"
+        + struct.pack("<I", data_bytes)
+    )
+
+
+class StereoTimeline:
+    """Two PCM16 channels on one clock (sample 0 is the start), written to a WAV as they go.
+
+    ``left`` is a stream appended in order (audio that arrives or is sent); ``right`` is placed at
+    a known sample (audio whose time is known). :meth:`flush` appends the frames up to a sample and
+    rewrites the header's sizes, so a ``kill -9`` loses only what came after the last flush and
+    the file still plays. Frames in the file are never rewritten: audio placed before the flushed
+    point lands just after it. Only the unflushed part is kept in memory.
+    """
+
+    def __init__(self, path: str | Path, rate: int) -> None:
+        self.path = Path(path)
+        self.rate = rate
+        try:
+            self._file = self.path.open("w+b")  # closed in close()
+            self._file.write(_pcm16_header(rate, 2, 0))
+            self._file.flush()
+        except OSError as exc:
+            raise WavError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+        self.written = 0
+        """Frames in the file; ``_left`` and ``_right`` hold the samples from here on."""
+        self.left_end = 0
+        self.right_end = 0
+        self._left = bytearray()
+        self._right = bytearray()
+
+    def append_left(self, pcm: bytes, at: float | None = None) -> int:
+        """Append ``pcm`` to the left channel; returns the sample it starts at.
+
+        ``at`` (seconds on the timeline) is when its last sample was taken or sent: a stream that
+        paused for more than 100 ms (nothing sent) resumes at its time, with silence in the gap.
+        """
+        start = max(self.left_end, self.written)
+        if at is not None:
+            wanted = round(at * self.rate) - len(pcm) // _WIDTH
+            if wanted > start + self.rate // 10:
+                start = wanted
+        self._put(self._left, start, pcm)
+        self.left_end = start + len(pcm) // _WIDTH
+        return start
+
+    def place_right(self, start: int, pcm: bytes) -> int:
+        """Put ``pcm`` on the right channel from sample ``start`` (over what was there); returns the
+        sample it really starts at (not before what is already in the file)."""
+        start = max(start, self.written)
+        self._put(self._right, start, pcm)
+        self.right_end = max(self.right_end, start + len(pcm) // _WIDTH)
+        return start
+
+    def _put(self, buffer: bytearray, start: int, pcm: bytes) -> None:
+        begin = (start - self.written) * _WIDTH
+        end = begin + len(pcm) // _WIDTH * _WIDTH
+        if len(buffer) < end:
+            buffer.extend(bytes(end - len(buffer)))
+        buffer[begin:end] = pcm[: end - begin]
+
+    def flush(self, up_to: int | None = None) -> None:
+        """Write the frames up to sample ``up_to`` (default: the end of the left channel)."""
+        self._write_up_to(self.left_end if up_to is None else up_to)
+
+    def _write_up_to(self, up_to: int) -> None:
+        frames = max(up_to, self.written)
+        count = frames - self.written
+        if count <= 0 or self._file.closed:
+            return
+        stereo = np.empty(count * 2, dtype="<i2")
+        stereo[0::2] = self._take(self._left, count)
+        stereo[1::2] = self._take(self._right, count)
+        try:
+            self._file.seek(0, os.SEEK_END)
+            self._file.write(stereo.tobytes())
+            self.written = frames
+            self._file.seek(0)
+            self._file.write(_pcm16_header(self.rate, 2, self.written * 2 * _WIDTH))
+            self._file.flush()
+        except OSError as exc:
+            raise WavError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+
+    @staticmethod
+    def _take(buffer: bytearray, count: int) -> np.ndarray:
+        piece = bytes(buffer[: count * _WIDTH])
+        del buffer[: count * _WIDTH]
+        return np.frombuffer(piece + bytes(count * _WIDTH - len(piece)), dtype="<i2")
+
+    def close(self) -> None:
+        """Write everything placed on either channel and close the file."""
+        if self._file.closed:
+            return
+        try:
+            self._write_up_to(max(self.left_end, self.right_end))
+        finally:
+            self._file.close()
+
+
+def repair_wav(path: Path) -> bool:
+    """Make the header of a PCM WAV cut mid-write (a 44-byte header, then data) match its data;
+    ``True`` when it was changed. Anything else is left alone."""
+    try:
+        size = path.stat().st_size
+        with path.open("r+b") as wav:
+            header = wav.read(_HEADER_BYTES)
+            if len(header) < _HEADER_BYTES or header[:4] != b"RIFF" or header[36:40] != b"data":
+                return False
+            align = struct.unpack_from("<H", header, 32)[0] or 1
+            data = size - _HEADER_BYTES
+            data -= data % align
+            if (
+                struct.unpack_from("<I", header, 40)[0] == data
+                and struct.unpack_from("<I", header, 4)[0] == 36 + data
+            ):
+                return False
+            wav.seek(4)
+            wav.write(struct.pack("<I", 36 + data))
+            wav.seek(40)
+            wav.write(struct.pack("<I", data))
+        return True
+    except OSError:
+        return False

@@ -32,6 +32,7 @@ from vatel.server.engines.brain import (
     ToolResult,
     Utterance,
 )
+from vatel.server.engines.placeholders import PLACEHOLDER
 from vatel.server.engines.scripted_args import extract_arguments, spoken
 from vatel.server.engines.scripted_rules import (
     Action,
@@ -192,7 +193,6 @@ def match_rule(rules: Sequence[Rule], words: Sequence[str]) -> tuple[Rule, int] 
 
 # --- Speaking -------------------------------------------------------------------------------------
 
-_PLACEHOLDER = re.compile(r"\{\s*([A-Za-z_][\w.-]*)\s*\}")
 _SPACES = re.compile(r"[ \t]{2,}")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|(?<=[.!?…][\"'\u201d\u2019)\]])\s+")
 _ABBREVIATIONS = frozenset({"mr.", "mrs.", "ms.", "dr.", "st.", "prof.", "sr.", "jr.", "vs.", "e.g.", "i.e."})
@@ -219,7 +219,7 @@ def render(
             return _json_field(output, key.split(".")[1:])
         return folded.get(key.casefold(), "")
 
-    filled = _SPACES.sub(" ", _PLACEHOLDER.sub(one, template)).strip()
+    filled = _SPACES.sub(" ", PLACEHOLDER.sub(one, template)).strip()
     # "I heard {said}." with said = "hello there." would read "there.." : keep one stop.
     return _DOUBLE_STOP.sub(r"\1", filled)
 

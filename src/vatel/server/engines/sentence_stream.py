@@ -1,0 +1,43 @@
+"""Streamed text to whole sentences, so speech synthesis can start on the first one.
+
+A model streams a few characters at a time; the voice needs sentences. ``SentenceStream`` keeps
+what has arrived and hands back each sentence as soon as the next one has begun (a full stop
+alone may be an abbreviation or a decimal point), and the rest when the stream ends. Sentences
+are cut the way the scripted brain cuts its replies (``split_sentences``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from vatel.server.engines.scripted_brain import split_sentences
+
+_MARKUP = re.compile(r"[*`]+|^\s*#+\s*|^\s*[-•]\s+", re.MULTILINE)
+_SPACES = re.compile(r"\s+")
+
+
+def speakable(text: str) -> str:
+    """Text as it should be spoken: markdown emphasis, headings and bullets dropped."""
+    return _SPACES.sub(" ", _MARKUP.sub("", text)).strip()
+
+
+class SentenceStream:
+    def __init__(self) -> None:
+        self._pending = ""
+
+    def feed(self, text: str) -> list[str]:
+        """The sentences that ``text`` completed (often none)."""
+        self._pending += text
+        pieces = split_sentences(self._pending)
+        if len(pieces) < 2:
+            return []
+        tail = self._pending.rfind(pieces[-1])
+        if tail < 0:  # the last piece was rejoined (an abbreviation across a line break): wait
+            return []
+        self._pending = self._pending[tail:]
+        return [said for said in (speakable(piece) for piece in pieces[:-1]) if said]
+
+    def flush(self) -> list[str]:
+        """The rest, at the end of the stream."""
+        pending, self._pending = self._pending, ""
+        return [said for said in (speakable(piece) for piece in split_sentences(pending)) if said]

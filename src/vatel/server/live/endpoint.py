@@ -23,6 +23,7 @@ from vatel.server.api.problems import problem
 from vatel.server.api.routing import ServerState
 from vatel.server.auth.session_tokens import SessionGrant, TokenError, verify
 from vatel.server.engines.brain import AgentSetup
+from vatel.server.engines.placeholders import fill_variables
 from vatel.server.live.core import CallConfig
 from vatel.server.live.recording import StereoRecorder
 from vatel.server.live.services import LiveServices
@@ -99,7 +100,9 @@ def recording_path(call_id: str) -> str:
     return f"recordings/{call_id}.wav"
 
 
-def call_config(call_id: str, config: dict[str, Any], first_message: str) -> CallConfig:
+def call_config(
+    call_id: str, config: dict[str, Any], first_message: str, *, turn_model: bool = False
+) -> CallConfig:
     vad = config.get("vad_settings") or {}
     timeouts = config.get("timeout_settings") or {}
     return CallConfig(
@@ -108,6 +111,7 @@ def call_config(call_id: str, config: dict[str, Any], first_message: str) -> Cal
         first_message_interruption_time=float(config.get("first_message_interruption_time") or 0.0),
         start_secs=float(vad.get("start_secs", 0.2)),
         stop_secs=float(vad.get("stop_secs", 0.2)),
+        turn_model=turn_model,
         silence_timeout_secs=float(vad.get("silence_timeout_secs", 10.0)),
         silence_counter=int(timeouts.get("silence_counter", 3)),
         max_duration=float(timeouts.get("default_timeout") or 1800.0),
@@ -131,10 +135,12 @@ async def connection(websocket: WebSocket) -> None:
 
     parameters = grant.parameters
     config = agent.config
+    variables = {str(k): str(v) for k, v in (parameters.get("variables") or {}).items()}
+    first_message = str(parameters.get("first_message", config.get("first_message", "")))
     setup = AgentSetup(
         prompt=str(parameters.get("prompt", config.get("prompt", ""))),
-        first_message=str(parameters.get("first_message", config.get("first_message", ""))),
-        variables={str(k): str(v) for k, v in (parameters.get("variables") or {}).items()},
+        first_message=fill_variables(first_message, variables, keep_unknown=False),
+        variables=variables,
         nodes=tuple(node for node in version.nodes if isinstance(node, dict)),
         language=str(config.get("default_language", "en")),
     )
@@ -148,7 +154,7 @@ async def connection(websocket: WebSocket) -> None:
     session = CallSession(
         websocket,
         live,
-        config=call_config(call_id, config, setup.first_message),
+        config=call_config(call_id, config, setup.first_message, turn_model=live.engines.turn is not None),
         agent=setup,
         llm=str(config.get("llm", "")),
         voice=voice,

@@ -49,7 +49,7 @@ THIRD_PARTY = {
     "protocol": {"pydantic", "orjson", "pybase64"},
     "client": {"pydantic", "orjson", "pybase64", "httpx", "websockets"},
     "pcm": {"numpy", "soxr"},
-    "audio": {"numpy", "soxr", "sounddevice"},
+    "audio": {"numpy", "soxr", "sounddevice", "livekit"},  # livekit: WebRTC's echo canceller
     "app": {"orjson"},
 }
 

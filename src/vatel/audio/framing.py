@@ -28,6 +28,11 @@ class WireFramer:
     def push(self, block: npt.NDArray[Any]) -> list[bytes]:
         return self._cut(self._resampler.push(block))
 
+    @property
+    def held(self) -> int:
+        """Samples (at the wire rate) waiting for a whole frame."""
+        return len(self._pending)
+
     def finish(self) -> list[bytes]:
         """The frames still held, the last one padded with silence."""
         frames = self._cut(self._resampler.finish())

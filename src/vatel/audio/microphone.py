@@ -2,8 +2,10 @@
 
 The callback runs in PortAudio's thread; it copies the block into a :class:`BlockHandoff` and
 returns (no resampling, no encoding, no waiting there). The event loop side turns blocks into
-the wire's 20 ms frames with :class:`WireFramer`. If the loop falls more than
-``backlog`` seconds behind, the oldest blocks are dropped and counted.
+the wire's 20 ms frames with :class:`WireFramer`, and, given an :class:`EchoCanceller`, cleans
+each frame of the speaker's echo, using the block's capture time (PortAudio's
+``inputBufferAdcTime``). If the loop falls more than ``backlog`` seconds behind, the oldest blocks
+are dropped and counted.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from typing import Any
 import numpy as np
 
 from vatel.audio.devices import Device, open_stream
+from vatel.audio.echo import EchoCanceller
 from vatel.audio.framing import WireFramer
 from vatel.audio.handoff import BlockHandoff
+from vatel.audio.pcm import FRAME_SAMPLES, WIRE_RATE
 from vatel.audio.portaudio import sounddevice
 
 __all__ = ["Microphone"]
@@ -37,7 +41,7 @@ class Microphone:
         self.overflows = 0
         """Blocks PortAudio flagged as overflowed (audio lost before it reached us)."""
         self._stream: Any = None
-        self._handoff: BlockHandoff[bytes] | None = None
+        self._handoff: BlockHandoff[tuple[float, bytes]] | None = None
 
     @property
     def dropped_blocks(self) -> int:
@@ -67,12 +71,13 @@ class Microphone:
         self._stream.start()
 
     def _callback(self, indata: Any, frames: int, time: Any, status: Any) -> None:
-        """``indata`` is the device's raw float32 buffer; it is copied (``bytes``) and handed over."""
+        """``indata`` is the device's raw float32 buffer; it is copied (``bytes``) and handed over
+        with its capture time."""
         if status.input_overflow:
             self.overflows += 1
         handoff = self._handoff
         if handoff is not None:
-            handoff.push(bytes(indata))
+            handoff.push((time.inputBufferAdcTime, bytes(indata)))
 
     async def ready(self, limit: float) -> bool:
         """Wait (at most ``limit`` seconds) for the first block: a capture stream can take a second to
@@ -86,17 +91,27 @@ class Microphone:
             return False
         return True
 
-    async def frames(self) -> AsyncIterator[bytes]:
-        """20 ms PCM16 24 kHz mono frames, until :meth:`close`."""
+    async def frames(self, echo: EchoCanceller | None = None) -> AsyncIterator[bytes]:
+        """20 ms PCM16 24 kHz mono frames, until :meth:`close`; cleaned by ``echo`` if given."""
         if self._handoff is None:
             raise RuntimeError("Microphone.frames() before start()")
         framer = WireFramer(self.rate)
         while True:
-            block = await self._handoff.get()
-            if block is None:
+            item = await self._handoff.get()
+            if item is None:
                 return
+            captured_at, block = item
             samples = np.frombuffer(block, dtype=np.float32)
-            for frame in framer.push(samples.reshape(-1, self.channels) if self.channels > 1 else samples):
+            frames = framer.push(samples.reshape(-1, self.channels) if self.channels > 1 else samples)
+            if echo is not None and frames:
+                # The frames end where the block ends, less what the framer holds back.
+                end = captured_at + len(samples) / self.channels / self.rate - framer.held / WIRE_RATE
+                start = end - len(frames) * FRAME_SAMPLES / WIRE_RATE
+                frames = [
+                    echo.process(frame, start + index * FRAME_SAMPLES / WIRE_RATE)
+                    for index, frame in enumerate(frames)
+                ]
+            for frame in frames:
                 yield frame
 
     def close(self) -> None:

@@ -3,7 +3,8 @@
 The event loop side converts and resamples each chunk to the device rate (one resampler per turn,
 so chunk boundaries do not click) and pushes it into a :class:`JitterBuffer`; the callback only
 copies out of the buffer. An ``interruption`` becomes :meth:`Speaker.flush`, which the callback
-honours at its next period.
+honours at its next period. With a :attr:`Speaker.tap` (echo cancellation), the callback also hands
+each block it wrote, with its DAC time, to the canceller (``vatel.audio.echo``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from vatel.audio.devices import Device, open_stream
+from vatel.audio.echo import FarEndTap
 from vatel.audio.jitter import JitterBuffer
 from vatel.audio.pcm import WIRE_RATE, Float32, Resampler, pcm16_to_float
 from vatel.audio.portaudio import sounddevice
@@ -36,6 +38,8 @@ class Speaker:
         self.device_underflows = 0
         """Callbacks PortAudio flagged as output underflow (the device itself ran dry)."""
         self.buffer: JitterBuffer | None = None
+        self.tap: FarEndTap | None = None
+        """Set before playing to feed an echo canceller with what is played."""
         self._stream: Any = None
         self._resamplers: dict[str, Resampler] = {}
         self._mono: Float32 = np.zeros(0, dtype=np.float32)
@@ -70,16 +74,21 @@ class Speaker:
             self.device_underflows += 1
         buffer = self.buffer
         size = len(outdata)
+        tap = self.tap
         if buffer is None or buffer.silent:
             if len(self._silence) < size:
                 self._silence = bytes(size)
             outdata[:] = self._silence[:size]  # the usual case while listening: one memcpy, no numpy
+            if tap is not None:
+                tap.push(time.outputBufferDacTime, frames, None)
             return
         if len(self._mono) < frames:
             self._mono = np.zeros(frames, dtype=np.float32)
         mono = self._mono[:frames]
         buffer.read(mono)
         np.frombuffer(outdata, dtype=np.float32).reshape(frames, self.channels)[:] = mono[:, None]
+        if tap is not None:
+            tap.push(time.outputBufferDacTime, frames, mono.tobytes())
 
     # --- the event loop side ----------------------------------------------------------------------
 

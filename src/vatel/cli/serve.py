@@ -1,14 +1,18 @@
 """``vatel serve``: the Vatel REST API and live sessions on this machine, offline.
 
 The first start creates an organization and an API key, prints the key once (stdout) and keeps it
-in the data dir for local tools. SIGINT/SIGTERM stop it gracefully and it exits 0.
+in the data dir for local tools. SIGINT/SIGTERM stop it gracefully and it exits 0. Language models
+(OpenAI-compatible servers) come from the config file, ``--config`` or ``VATEL_CONFIG``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import os
 import sys
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -16,6 +20,8 @@ from vatel.cli.data_dir import add_data_dir, settings_from
 from vatel.cli.failure import CommandError
 from vatel.server.app import SCRIPTED_BRAIN, create_app
 from vatel.server.bootstrap import prepare
+from vatel.server.config_file import ConfigError, read_config
+from vatel.server.engines.llm_brain import LLMBrain, LLMEndpoint
 from vatel.server.live.services import LiveServices
 from vatel.server.settings import DEFAULT_HOST, DEFAULT_PORT, ServerSettings
 from vatel.server.store.database import DatabaseError
@@ -73,10 +79,42 @@ def load_live() -> LiveServices:
     return LiveServices(engines, {SCRIPTED_BRAIN: ScriptedBrain()})
 
 
+CONFIG_HELP = """\
+language models (agents choose one with "llm"; GET /v1/llms lists them):
+  vatel serve --config vatel.toml, or VATEL_CONFIG=vatel.toml, with one table per model:
+
+    [llms."ollama/llama3.2"]                 # the name agents use; "provider/model"
+    base_url = "http://127.0.0.1:11434/v1"   # any OpenAI-compatible server (vLLM, Ollama, llama.cpp)
+    model = "llama3.2"                       # default: the name after its "/"
+    api_key_env = "OLLAMA_API_KEY"           # optional: the variable that holds the key
+    first_token_timeout = 10                 # optional, seconds (also connect_timeout, token_timeout)
+    max_tokens = 300                         # optional (also temperature)
+"""
+
+
+def configured_llms(path: str | None) -> tuple[LLMEndpoint, ...]:
+    """The models of the config file at ``path`` (else ``VATEL_CONFIG``; none without either)."""
+    chosen = path or os.environ.get("VATEL_CONFIG") or None
+    if chosen is None:
+        return ()
+    try:
+        return read_config(Path(chosen).expanduser()).llms
+    except ConfigError as error:
+        raise CommandError(str(error)) from None
+
+
+def with_llms(live: LiveServices, endpoints: tuple[LLMEndpoint, ...]) -> LiveServices:
+    """The live services with a brain per configured model, after the scripted one."""
+    brains = {**live.brains, **{endpoint.name: LLMBrain(endpoint) for endpoint in endpoints}}
+    return dataclasses.replace(live, brains=brains)
+
+
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    settings = settings_from(args)
+    settings = dataclasses.replace(settings_from(args), llms=configured_llms(args.config))
+    for endpoint in settings.llms:
+        print(f"vatel serve: llm {endpoint.name}: {endpoint.model} at {endpoint.base_url}", file=sys.stderr)
     try:
         new_key = asyncio.run(_preflight(settings))
     except (DatabaseError, OSError) as error:
@@ -90,8 +128,11 @@ def run_serve(args: argparse.Namespace) -> int:
     database = "PostgreSQL" if settings.database_url else f"SQLite in {settings.data_dir}"
     print(f"vatel serve: http://{args.host}:{args.port} ({database})", file=sys.stderr, flush=True)
     live = None if args.rest_only else load_live()
+    if live is not None:
+        live = with_llms(live, settings.llms)
+    names = (SCRIPTED_BRAIN, *(endpoint.name for endpoint in settings.llms))
     config = uvicorn.Config(
-        create_app(settings, live=live),
+        create_app(settings, live=live, llms=names),
         host=args.host,
         port=args.port,
         log_level=args.log_level,
@@ -105,7 +146,12 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    serve = commands.add_parser("serve", help="run the local Vatel server (REST and live calls) here")
+    serve = commands.add_parser(
+        "serve",
+        help="run the local Vatel server (REST and live calls) here",
+        epilog=CONFIG_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     serve.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
     serve.add_argument("--port", type=_port, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     serve.add_argument(
@@ -115,6 +161,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--rest-only",
         action="store_true",
         help="serve the REST API without loading speech engines (the session WebSocket answers 503)",
+    )
+    serve.add_argument(
+        "--config",
+        metavar="PATH",
+        default=None,
+        help="the server's TOML config file: its language models (VATEL_CONFIG; see below)",
     )
     add_data_dir(serve)
     serve.set_defaults(run=run_serve)

@@ -2,7 +2,8 @@
 
 Every ``vatel`` command that touches server data takes ``--data-dir`` (or ``VATEL_DATA_DIR``);
 ``VATEL_DATABASE_URL`` points at PostgreSQL (``postgresql+asyncpg://...``) instead of the SQLite
-file in the data dir, which is how several replicas share one database.
+file in the data dir, which is how several replicas share one database. The language models come
+from the config file (``config_file.py``; ``vatel serve --config`` or ``VATEL_CONFIG``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import platformdirs
+
+from vatel.server.engines.llm_brain import LLMEndpoint
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -32,6 +35,8 @@ class ServerSettings:
     """Seconds a session token stays valid (it is also single-use)."""
     max_body_bytes: int = 1024 * 1024
     """Larger request bodies get 413."""
+    llms: tuple[LLMEndpoint, ...] = ()
+    """The OpenAI-compatible servers agents may use besides ``vatel/scripted``."""
 
     @property
     def resolved_database_url(self) -> str:

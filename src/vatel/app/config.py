@@ -32,5 +32,7 @@ class SessionConfig:
     """Typing mode (``--text``): typed lines are spoken and sent; no input device is opened."""
     input_end_grace: float = DEFAULT_INPUT_END_GRACE
     """After the input file or the typed lines end: seconds of quiet from the agent before closing."""
+    record: Path | None = None
+    """``--record DIR``: the session's stereo WAV, message log and report go here."""
     echo_cancellation: bool = True
     """Cancel the speaker's echo in the microphone when both are live devices (``--no-aec``: off)."""

@@ -49,6 +49,7 @@ from vatel.app.events import (
 )
 from vatel.app.input_file import file_frames, paced_frames
 from vatel.app.printer import Printer
+from vatel.app.recording import SessionRecorder
 from vatel.app.terminal import KeyReader
 from vatel.app.text_input import TextSource
 from vatel.app.tools import Tools, ToolsError
@@ -86,6 +87,8 @@ class SessionApp:
         self.microphone: Microphone | None = None
         self.echo: EchoCanceller | None = None
         self.recording: WavWriter | None = None
+        self.recorder: SessionRecorder | None = None
+        """``--record DIR``: told what is sent, played and received (vatel.app.recording)."""
         self.keys = KeyReader(lambda key: self.feed(KeyPress(key)))
         self._conn: Connection | None = None
         self._outbox: asyncio.Queue[ClientMessage] = asyncio.Queue()
@@ -126,6 +129,8 @@ class SessionApp:
         elif isinstance(action, Record):
             if self.recording is not None:
                 self.recording.write(action.pcm)
+            if self.recorder is not None:
+                self.recorder.played(action.pcm)
         elif isinstance(action, RunTool):
             self._run_tool(action)
         elif isinstance(action, Close):
@@ -180,6 +185,8 @@ class SessionApp:
             self._close_devices()
             self._remove_signals()
             self._write_stats()
+            if self.recorder is not None:
+                self.recorder.close(self.stats())
         return 130 if self.user_stopped else 0
 
     @property
@@ -192,9 +199,14 @@ class SessionApp:
         try:
             if self.config.tools is not None:
                 self._tools = Tools.load(self.config.tools)
-            return file_frames(self.config.input_file) if self.config.input_file is not None else None
+            frames = file_frames(self.config.input_file) if self.config.input_file is not None else None
         except (ToolsError, AudioError) as error:
             raise SessionError(str(error)) from None
+        if self.config.record is not None:  # last: nothing is created when something else is wrong
+            assert self._loop is not None
+            note = lambda text: self.printer.show(Line("info", text))  # noqa: E731
+            self.recorder = SessionRecorder.open(self.config.record, self._loop.time, note)
+        return frames
 
     def _open_devices(self) -> None:
         try:
@@ -256,6 +268,8 @@ class SessionApp:
             try:
                 async for message in conn.stream_messages():
                     self.feed(Received(message))
+                    if self.recorder is not None:
+                        self.recorder.received(message)
             except ConnectionClosedError as error:
                 failure = error
             self.feed(Disconnected(conn.close_code, conn.close_reason or ""))
@@ -294,6 +308,8 @@ class SessionApp:
                 await conn.send(message)
             except ConnectionClosed:
                 return  # the receive loop sees the close and ends the session
+            if self.recorder is not None:
+                self.recorder.sent(message)
 
     async def _mic_loop(self, frames: AsyncIterator[bytes]) -> None:
         async for frame in frames:
@@ -303,6 +319,8 @@ class SessionApp:
         while True:
             await asyncio.sleep(TICK_SECONDS)
             self.feed(Tick())
+            if self.recorder is not None:
+                self.recorder.tick(self.stats)
             if self.speaker is not None:
                 for turn_id in self.speaker.finished_turns():
                     self.feed(PlaybackFinished(turn_id))

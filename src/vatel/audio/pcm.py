@@ -21,6 +21,7 @@ __all__ = [
     "Float32",
     "Resampler",
     "float_to_pcm16",
+    "pcm16_dbfs",
     "pcm16_to_float",
     "resample",
     "to_mono",
@@ -42,6 +43,15 @@ def pcm16_to_float(pcm: bytes | bytearray | memoryview) -> Float32:
         raise ValueError(f"PCM16 audio must have an even number of bytes, got {len(pcm)}")
     samples = np.frombuffer(pcm, dtype="<i2")
     return samples.astype(np.float32) / np.float32(_PCM16_SCALE)
+
+
+def pcm16_dbfs(pcm: bytes | bytearray | memoryview) -> float:
+    """The RMS level of PCM16 bytes in dBFS (a full-scale square wave is 0; silence is -120)."""
+    samples = np.frombuffer(pcm, dtype="<i2", count=len(pcm) // 2).astype(np.float32)
+    if not len(samples):
+        return -120.0
+    power = float(np.mean(np.square(samples / np.float32(_PCM16_SCALE))))
+    return max(-120.0, 10.0 * float(np.log10(power)) if power > 0 else -120.0)
 
 
 def float_to_pcm16(samples: npt.NDArray[Any]) -> bytes:

@@ -90,6 +90,7 @@ def _config(
         tool_timeout=args.tool_timeout,
         stats_file=args.stats_file,
         text=text,
+        record=args.record,
         echo_cancellation=not args.no_aec,
     )
 
@@ -209,5 +210,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "and speaker; headphones do not need it)",
     )
     session.add_argument("--stats-file", type=Path, metavar="JSON", help="write the session's counters here")
+    session.add_argument(
+        "--record",
+        type=Path,
+        metavar="DIR",
+        help="record the session into DIR (created if missing): session.wav (left: the microphone as sent, "
+        "right: the agent), messages.jsonl (every message) and report.json; vatel replay DIR re-runs it",
+    )
     add_data_dir(session)
     session.set_defaults(run=run_session_command)

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -24,14 +25,25 @@ def free_port() -> int:
 class Serve:
     """``vatel serve`` in a subprocess on a free port."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, *, live: bool = False) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        env: dict[str, str] | None = None,
+        *,
+        live: bool = False,
+        args: Sequence[str] = (),
+        prefix: Sequence[str] = (),
+    ) -> None:
+        """``args`` go after ``serve``; ``prefix`` runs it under a wrapper (``taskset -c 0``)."""
         self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
             [
+                *prefix,
                 *VATEL,
                 "serve",
+                *args,
                 "--port",
                 str(self.port),
                 "--data-dir",

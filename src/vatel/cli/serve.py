@@ -40,6 +40,16 @@ def _port(text: str) -> int:
     return value
 
 
+def _chunk_ms(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of milliseconds: {text!r}") from None
+    if not 10 <= value <= 200:
+        raise argparse.ArgumentTypeError(f"audio chunks must be 10..200 ms, got {value}")
+    return value
+
+
 async def _preflight(settings: ServerSettings) -> str | None:
     """Migrate and create the organization before serving: a bad database fails here in one line,
     and the first key is printed before the server's own log starts."""
@@ -62,10 +72,21 @@ def _graceful_server(config: uvicorn.Config) -> uvicorn.Server:
     return GracefulServer(config)
 
 
-def load_live() -> LiveServices:
-    """The speech engines and brains, loaded once before serving (a few seconds, shown as it goes)."""
+def load_live(engine_set: str = "models", audio_chunk_ms: int = 40) -> LiveServices:
+    """The speech engines and brains, loaded once before serving (a few seconds, shown as it goes).
+
+    ``tones`` is the set with no models (server/engines/tones.py): the real session path at almost
+    no CPU, for transport benchmarks and client development."""
     from vatel.server.engines.loading import EngineConfig, EngineUnavailable, load_engines
     from vatel.server.engines.scripted_brain import ScriptedBrain
+
+    if engine_set == "tones":
+        from vatel.server.engines.tones import tone_engines
+
+        print("vatel serve: engines: tones (no models: a loudness VAD, tone voices)", file=sys.stderr)
+        return LiveServices(
+            tone_engines(), {SCRIPTED_BRAIN: ScriptedBrain()}, audio_chunk_seconds=audio_chunk_ms / 1000
+        )
 
     def show(step: object) -> None:
         print(f"vatel serve: {step}", file=sys.stderr, flush=True)
@@ -76,7 +97,7 @@ def load_live() -> LiveServices:
         raise CommandError(
             f"{error} (or run `vatel serve --rest-only` to serve without live calls)"
         ) from None
-    return LiveServices(engines, {SCRIPTED_BRAIN: ScriptedBrain()})
+    return LiveServices(engines, {SCRIPTED_BRAIN: ScriptedBrain()}, audio_chunk_seconds=audio_chunk_ms / 1000)
 
 
 CONFIG_HELP = """\
@@ -127,7 +148,7 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"vatel serve: the key is also kept in {settings.api_key_file} (mode 0600)", file=sys.stderr)
     database = "PostgreSQL" if settings.database_url else f"SQLite in {settings.data_dir}"
     print(f"vatel serve: http://{args.host}:{args.port} ({database})", file=sys.stderr, flush=True)
-    live = None if args.rest_only else load_live()
+    live = None if args.rest_only else load_live(args.engines, args.audio_chunk_ms)
     if live is not None:
         live = with_llms(live, settings.llms)
     names = (SCRIPTED_BRAIN, *(endpoint.name for endpoint in settings.llms))
@@ -163,10 +184,23 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="serve the REST API without loading speech engines (the session WebSocket answers 503)",
     )
     serve.add_argument(
+        "--engines",
+        choices=["models", "tones"],
+        default="models",
+        help="the speech engines of live calls: the offline models (default), or tones: no models, "
+        "a loudness VAD and a tone per word, for transport benchmarks and client development",
+    )
+    serve.add_argument(
         "--config",
         metavar="PATH",
         default=None,
         help="the server's TOML config file: its language models (VATEL_CONFIG; see below)",
+    )
+    serve.add_argument(
+        "--audio-chunk-ms",
+        type=_chunk_ms,
+        default=40,
+        help="length of each response_audio chunk, 10..200 ms (default 40; 20 sends 50 frames/s)",
     )
     add_data_dir(serve)
     serve.set_defaults(run=run_serve)

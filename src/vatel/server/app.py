@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from vatel.protocol import VoiceCatalogEntry
-from vatel.server.api import agents, calls, catalog, session_token, telephony
+from vatel.server.api import agents, calls, catalog, session_token, telephony, usage
 from vatel.server.api.problems import problem
 from vatel.server.api.routing import ServerState
 from vatel.server.bootstrap import prepare
@@ -56,6 +56,7 @@ def api_routes() -> list[BaseRoute]:
         *calls.routes,
         *telephony.routes,
         *session_token.routes,
+        *usage.routes,
         Route("/v1/connection", connection_without_upgrade, methods=["GET"]),
         WebSocketRoute("/v1/connection", connection),
     ]

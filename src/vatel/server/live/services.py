@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from vatel.server.engines.brain import Brain
 from vatel.server.engines.loading import Engines
+from vatel.server.live.usage import CpuUsage
 
 
 def default_pool() -> ThreadPoolExecutor:
@@ -21,6 +22,11 @@ class LiveServices:
     engines: Engines
     brains: Mapping[str, Brain]
     pool: ThreadPoolExecutor = field(default_factory=default_pool)
+    usage: CpuUsage = field(default_factory=CpuUsage)
+    """CPU per component, counted by every call (``GET /debug/usage``)."""
+    audio_chunk_seconds: float = 0.04
+    """The length of each ``response_audio`` chunk: shorter stops faster on a barge-in at the client,
+    longer costs less CPU per second of audio (``vatel serve --audio-chunk-ms``)."""
 
     def brain_for(self, llm: str) -> Brain:
         """The agent's brain; an ``llm`` this server lacks gets the first one (the scripted brain)."""

@@ -19,7 +19,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -87,6 +87,10 @@ class CallOutcome:
 TranscriptSink = Callable[[dict[str, Any]], Awaitable[None]]
 
 
+def _next_chunk(chunks: Iterator[Float32]) -> Float32 | None:
+    return next(chunks, None)
+
+
 class CallSession:
     def __init__(
         self,
@@ -103,7 +107,8 @@ class CallSession:
     ) -> None:
         self.ws = websocket
         self.services = services
-        self.core = CallCore(config)
+        self.core = CallCore(replace(config, chunk_seconds=services.audio_chunk_seconds))
+        self.usage = services.usage
         self.agent = agent
         self.brain = services.brain_for(llm)
         self.synthesizer = services.engines.synthesizer_for(voice)
@@ -149,9 +154,11 @@ class CallSession:
             asyncio.create_task(self._receive_loop(), name="receive"),
         ]
         self._handle(Started())
+        self.usage.call_opened(id(self), time.monotonic())
         try:
             await self._done.wait()
         finally:
+            self.usage.call_closed(id(self), time.monotonic())
             for turn in list(self._turn_tasks):
                 self._cancel_turn(turn)
             tasks[3].cancel()
@@ -251,7 +258,7 @@ class CallSession:
         turn_id = action.turn_id
         events = self.brain.respond(self.agent, action.conversation)
         try:
-            async for event in events:
+            async for event in self.usage.steps("brain", events):
                 if isinstance(event, Say):
                     self._handle(BrainSaid(turn_id, event.text))
                 elif isinstance(event, CallTool):
@@ -288,7 +295,7 @@ class CallSession:
             segment, text = item
             chunks: Iterator[Float32] = self.synthesizer.synthesize(text, voice=self.voice)
             while True:
-                chunk = await self._loop.run_in_executor(pool, next, chunks, None)
+                chunk = await self._loop.run_in_executor(pool, self.usage.run, "tts", _next_chunk, chunks)
                 if chunk is None:
                     break
                 audio = chunk if rate == WIRE_RATE else resample(chunk, rate, WIRE_RATE)
@@ -314,7 +321,7 @@ class CallSession:
         duration = frame / ENGINE_RATE
         while self._vad_buffer.size >= frame:
             piece, self._vad_buffer = self._vad_buffer[:frame], self._vad_buffer[frame:]
-            probability = self._vad.probability(piece)
+            probability = self.usage.run("vad", self._vad.probability, piece)
             speech = probability >= 0.5
             self._handle(VoiceActivity(self.now(), speech, duration))
 
@@ -345,7 +352,9 @@ class CallSession:
 
         async def feed() -> None:
             try:
-                text = await self._loop.run_in_executor(self.services.pool, stream.feed, audio)
+                text = await self._loop.run_in_executor(
+                    self.services.pool, self.usage.run, "stt_interim", stream.feed, audio
+                )
             finally:
                 self._interim_busy = False
             if (
@@ -363,7 +372,9 @@ class CallSession:
         """The final recogniser on these pieces, in the worker pool."""
         audio = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
         recognizer = self.services.engines.final_stt
-        return self._loop.run_in_executor(self.services.pool, recognizer.transcribe, audio)
+        return self._loop.run_in_executor(
+            self.services.pool, self.usage.run, "stt_final", recognizer.transcribe, audio
+        )
 
     def _prepare_utterance(self) -> None:
         """Decode what was said so far as soon as the user falls silent (see PrepareRecognition)."""

@@ -39,7 +39,8 @@ from vatel.errors import APIConnectionError, APIError, AuthenticationError, Perm
 __all__ = ["register", "run_doctor"]
 
 PROBE_SECONDS = 1.0
-SKIPPABLE = ("microphone", "echo", "server")
+SKIPPABLE = ("devices", "microphone", "echo", "server")
+"""Skipping ``devices`` skips every sound check (no device is even listed)."""
 ENGINE_PACKAGES = {
     "onnxruntime": "onnxruntime",
     "silero_vad": "silero-vad",
@@ -238,7 +239,7 @@ def check_server(report: Report, api_key: str | None, base_url: str | None, time
             report.add(
                 "server",
                 "fail",
-                f"cannot reach {url}: {error}",
+                f"no answer: {error}",
                 "is the server running? check --base-url or VATEL_BASE_URL (and any proxy or firewall)",
             )
             return
@@ -305,29 +306,32 @@ def _check_server_packages(report: Report) -> None:
 def run_doctor(args: argparse.Namespace) -> int:
     report = Report()
     skip = set(args.skip or ())
-    devices = check_devices(report)
-    audio_sections = [s for s in ("microphone", "echo") if s not in skip]
-    if devices is None or not devices:
-        for section in audio_sections:
-            report.add(section, "skip", "not checked: no sound devices")
-    elif audio_sections:
-        mic = _chosen(report, audio_sections[0], devices, args.input_device, "input")
-        speaker = (
-            _chosen(report, "echo", devices, args.output_device, "output")
-            if "echo" in audio_sections
-            else None
-        )
-        if "microphone" in audio_sections and mic is not None:
-            check_microphone(report, mic)
-        if "echo" in audio_sections and speaker is not None:
-            if mic is None:
-                report.add("echo", "skip", "not checked: no usable input device")
-            else:
-                check_echo(report, speaker, mic)
+    if "devices" not in skip:
+        check_sound(report, args, [s for s in ("microphone", "echo") if s not in skip])
     if "server" not in skip:
         check_server(report, args.api_key, args.base_url, args.timeout)
     print(report.json(args.strict) if args.json else report.text(args.strict), flush=True)
     return report.exit_code(args.strict)
+
+
+def check_sound(report: Report, args: argparse.Namespace, sections: list[str]) -> None:
+    """The Devices section, then the microphone and echo sections that are not skipped."""
+    devices = check_devices(report)
+    if not devices:
+        for section in sections:
+            report.add(section, "skip", "not checked: no sound devices")
+        return
+    if not sections:
+        return
+    mic = _chosen(report, sections[0], devices, args.input_device, "input")
+    speaker = _chosen(report, "echo", devices, args.output_device, "output") if "echo" in sections else None
+    if "microphone" in sections and mic is not None:
+        check_microphone(report, mic)
+    if "echo" in sections and speaker is not None:
+        if mic is None:
+            report.add("echo", "skip", "not checked: no usable input device")
+        else:
+            check_echo(report, speaker, mic)
 
 
 def _positive_float(text: str) -> float:

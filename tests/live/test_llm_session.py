@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_session_ws import collect, silence, speak, tone
 
 import vatel
+from support.call_audio import collect, silence, speak, tone
 from support.fake_engines import ScriptedRecognizer, ToneSynthesizer, fake_services
 from support.fake_llm import FakeLLM, Reply, chunk, text_events, tool_events
 from support.live_server import LiveServer

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import threading
+import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -113,6 +114,8 @@ class FakeLLM:
         self.hangups = 0
         """Replies the client abandoned (closed the connection) before they were complete."""
         self.connections = 0
+        self.written: list[tuple[float, str]] = []
+        """``(time.perf_counter(), event)`` as each streamed event went out (for benchmarks)."""
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="fake-llm", daemon=True)
         self._server: asyncio.Server | None = None
@@ -179,6 +182,8 @@ class FakeLLM:
                 pass
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:
+            pass  # stopping: end quietly (asyncio logs a cancelled connection handler as an error)
         finally:
             writer.close()
             with contextlib.suppress(ConnectionError, asyncio.CancelledError):
@@ -245,6 +250,7 @@ class FakeLLM:
             data = piece.encode()
             writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
             await writer.drain()
+            self.written.append((time.perf_counter(), piece))
         if reply.hang and await self._pause(reply.hang, gone):
             return False
         if reply.die:

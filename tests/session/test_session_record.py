@@ -16,6 +16,7 @@ import sys
 import time
 import wave
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
@@ -58,11 +59,11 @@ def channels(path: Path) -> tuple[bytes, bytes]:
     return frames[:, 0].tobytes(), frames[:, 1].tobytes()
 
 
-def log_lines(path: Path) -> list[dict[str, object]]:
+def log_lines(path: Path) -> list[dict[str, Any]]:
     return [orjson.loads(line) for line in path.read_bytes().splitlines()]
 
 
-def audio_at(channel: bytes, ref: dict[str, int]) -> bytes:
+def audio_at(channel: bytes, ref: dict[str, Any]) -> bytes:
     return channel[ref["offset"] * 2 : (ref["offset"] + ref["samples"]) * 2]
 
 
@@ -75,29 +76,29 @@ def test_the_three_files_say_what_the_scripted_server_did(tmp_path: Path) -> Non
     left, right = channels(record / "session.wav")
     lines = log_lines(record / "messages.jsonl")
     assert all(line["dir"] in ("in", "out") for line in lines)
-    times = [float(line["t"]) for line in lines]  # type: ignore[arg-type]
+    times = [float(line["t"]) for line in lines]
     assert times == sorted(times)
 
     # Left: every frame the server received, at the offsets of the log, in order.
     sent = [line for line in lines if line["type"] == "input_audio"]
     assert len(sent) == len(live.input_frames)
-    assert all(line["data"] == {} and line["audio"]["channel"] == "left" for line in sent)  # type: ignore[index]
-    assert b"".join(audio_at(left, line["audio"]) for line in sent) == bytes(live.input_pcm)  # type: ignore[arg-type]
+    assert all(line["data"] == {} and line["audio"]["channel"] == "left" for line in sent)
+    assert b"".join(audio_at(left, line["audio"]) for line in sent) == bytes(live.input_pcm)
     # ... and at the times of the log: the offset is the send time (session clock) less the frame.
     for line in sent:
         ref = line["audio"]
-        assert abs(ref["offset"] + ref["samples"] - float(line["t"]) * RATE) < 0.11 * RATE  # type: ignore[index]
+        assert abs(ref["offset"] + ref["samples"] - float(line["t"]) * RATE) < 0.11 * RATE
 
     # Right: the agent audio that was played, where the log says; the late chunks nowhere.
     received = [line for line in lines if line["type"] == "response_audio"]
-    played = [line for line in received if line["audio"]["offset"] is not None]  # type: ignore[index]
-    skipped = [line for line in received if line["audio"]["offset"] is None]  # type: ignore[index]
-    assert b"".join(audio_at(right, line["audio"]) for line in played) == TURN1 + TURN1 + TURN2  # type: ignore[arg-type]
-    assert len(skipped) == len(TURN1) // 960 and all(line["data"]["turn_id"] == "t2" for line in skipped)  # type: ignore[index]
+    played = [line for line in received if line["audio"]["offset"] is not None]
+    skipped = [line for line in received if line["audio"]["offset"] is None]
+    assert b"".join(audio_at(right, line["audio"]) for line in played) == TURN1 + TURN1 + TURN2
+    assert len(skipped) == len(TURN1) // 960 and all(line["data"]["turn_id"] == "t2" for line in skipped)
     assert "audio" not in str(received[0]["data"])
     # The greeting starts when it arrived (session clock = WAV clock).
     first = played[0]
-    assert abs(first["audio"]["offset"] - float(first["t"]) * RATE) < RATE // 100  # type: ignore[index,arg-type]
+    assert abs(first["audio"]["offset"] - float(first["t"]) * RATE) < RATE // 100
 
     report = orjson.loads((record / "report.json").read_bytes())
     assert report["complete"] is True

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from vatel._version import __version__
-from vatel.cli import api_commands, doctor, keys, serve
+from vatel.cli import api_commands, doctor, keys, replay, serve
 from vatel.cli import devices as devices_command
 from vatel.cli import session as session_command
 from vatel.cli.failure import CommandError
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     api_commands.register(commands)
     session_command.register(commands)
+    replay.register(commands)
     devices_command.register(commands)
     doctor.register(commands)
     serve.register(commands)

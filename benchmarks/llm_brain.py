@@ -3,8 +3,9 @@
 A fake OpenAI-compatible server (``tests/support/fake_llm.py``, the real chunked SSE wire) answers
 each turn; the brain's own cost is measured, not a model's:
 
-- ``sentence_to_say``: from the server writing the event that completes the first sentence to the
-  brain yielding that sentence as a ``Say`` (the moment speech synthesis can start);
+- ``sentence_to_say``: from the server writing the event that ends the first sentence to the
+  brain yielding that sentence as a ``Say`` (the moment speech synthesis can start; a sure end
+  such as "sentence." is not held back for the next event);
 - ``request_to_first_say``: from asking the brain for a turn to its first ``Say``, when the server
   answers at once (request building, HTTP on a kept-alive connection, SSE parsing);
 - ``per_event``: CPU per streamed event over a long answer of one-word events.
@@ -60,7 +61,7 @@ async def sentence_to_say(brain: LLMBrain, llm: FakeLLM, turns: int) -> list[flo
         assert first == Say(FIRST), first
         async for _ in responses:
             pass
-        completing = next(at for at, event in llm.written if "Next" in event)
+        completing = next(at for at, event in llm.written if FIRST in event)
         delays.append(said_at - completing)
     return delays
 

@@ -190,10 +190,21 @@ class TestSentences:
         assert stream.feed("Hello") == []
         assert stream.feed("! It costs 3") == ["Hello!"]
         assert stream.feed(".50 per") == []
-        assert stream.feed(" item, Mr. Smith.") == []
-        assert stream.feed(" Next") == ["It costs 3.50 per item, Mr. Smith."]
+        assert stream.feed(" item, Mr.") == []
+        assert stream.feed(" Smith") == []
+        assert stream.feed(". Next") == ["It costs 3.50 per item, Mr. Smith."]
         assert stream.flush() == ["Next"]
         assert stream.flush() == []
+
+    def test_a_sure_end_is_said_at_once(self) -> None:
+        stream = SentenceStream()
+        assert stream.feed("Really") == []
+        assert stream.feed("?") == ["Really?"]
+        assert stream.feed(" Yes, it is") == []
+        assert stream.feed(".") == ["Yes, it is."]
+        assert stream.feed(' "Fine."') == ['"Fine."']
+        for unsure in ["Ask Dr.", "It costs 3.", "Call Mrs.", "Done (mostly)"]:
+            assert SentenceStream().feed(unsure) == [], unsure
 
     def test_a_long_sentence_is_cut_at_a_comma(self) -> None:
         stream = SentenceStream()

@@ -1,8 +1,9 @@
 """Streamed text to whole sentences, so speech synthesis can start on the first one.
 
 A model streams a few characters at a time; the voice needs sentences. ``SentenceStream`` keeps
-what has arrived and hands back each sentence as soon as the next one has begun (a full stop
-alone may be an abbreviation or a decimal point), and the rest when the stream ends. Sentences
+what has arrived and hands back each sentence as soon as it surely ended: at once after ``!``,
+``?`` or a full stop that is no abbreviation and follows no digit, else when the next sentence
+has begun ("Dr." and "3." may go on), and the rest when the stream ends. Sentences
 are cut the way the scripted brain cuts its replies (``split_sentences``).
 """
 
@@ -21,6 +22,19 @@ def speakable(text: str) -> str:
     return _SPACES.sub(" ", _MARKUP.sub("", text)).strip()
 
 
+def _ends_sentence(text: str) -> bool:
+    """Whether ``text`` surely ends a sentence already, so speech need not wait for the next token:
+    it ends in ``!``, ``?`` or a full stop that ``split_sentences`` would cut after (not an
+    abbreviation such as "Dr.") and that follows no digit (``3.`` may go on as ``3.5``)."""
+    tail = text.rstrip()
+    if not tail or tail[-1] not in _ENDS or (tail[-1] == "." and tail[-2:-1].isdigit()):
+        return False
+    return split_sentences(tail + " Next")[-1] == "Next"
+
+
+_ENDS = frozenset(".!?…\"'\u201d\u2019)]")
+
+
 class SentenceStream:
     def __init__(self) -> None:
         self._pending = ""
@@ -28,6 +42,8 @@ class SentenceStream:
     def feed(self, text: str) -> list[str]:
         """The sentences that ``text`` completed (often none)."""
         self._pending += text
+        if _ends_sentence(self._pending):
+            return self.flush()
         pieces = split_sentences(self._pending)
         if len(pieces) < 2:
             return []

@@ -70,7 +70,11 @@ def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
     return row[-1], len(ref)
 
 
-async def one_turn(client: vatel.Client, agent_id: str, text: str) -> dict[str, Any]:
+async def one_turn(
+    client: vatel.Client, agent_id: str, text: str, *, hear_out: bool = False
+) -> dict[str, Any]:
+    """One utterance in its own session; ``hear_out`` keeps the call (streaming silence) until the
+    answer's last audio chunk, as a caller would, instead of hanging up at its first sound."""
     speech = caller_says(text)
     token = (await client.session.generate_token_async(agent_id)).token
     async with client.connect(token) as conn:
@@ -84,18 +88,27 @@ async def one_turn(client: vatel.Client, agent_id: str, text: str) -> dict[str, 
                 if message.type == "input_audio_transcript" and message.data.is_final:  # type: ignore[union-attr]
                     heard["transcript"] = message.data.transcript  # type: ignore[union-attr]
                     heard["transcript_at"] = now
-                if message.type == "response_audio" and message.data.audio and "audio_at" not in heard:  # type: ignore[union-attr]
+                if message.type != "response_audio":
+                    continue
+                if message.data.audio and "audio_at" not in heard:  # type: ignore[union-attr]
                     heard["audio_at"] = now
+                    if not hear_out:
+                        return
+                if "audio_at" in heard and message.data.is_final:  # type: ignore[union-attr]
                     return
 
         listener = asyncio.create_task(listen())
         started = time.monotonic()
         audio = speech + bytes(int(1.5 * 24_000) * 2)
-        for index, offset in enumerate(range(0, len(audio), FRAME_BYTES)):
-            if listener.done():
-                break
-            await conn.send_input_audio_bytes(audio[offset : offset + FRAME_BYTES])
-            delay = started + (index + 1) * 0.02 - time.monotonic()
+        silence = bytes(FRAME_BYTES)
+        index = 0
+        while not listener.done() and (hear_out or index * FRAME_BYTES < len(audio)) and index < 3000:
+            offset = index * FRAME_BYTES
+            await conn.send_input_audio_bytes(
+                audio[offset : offset + FRAME_BYTES] if offset < len(audio) else silence
+            )
+            index += 1
+            delay = started + index * 0.02 - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
         await asyncio.wait_for(listener, 20)

@@ -74,7 +74,7 @@ class TestChatMessages:
 
 
 class TestOfferedTools:
-    def test_tool_nodes_are_offered_and_bad_ones_skipped(self, caplog: pytest.LogCaptureFixture) -> None:
+    def test_tool_nodes_are_offered_and_bad_ones_skipped(self) -> None:
         nodes: list[dict[str, Any]] = [
             {"type": "tool", "name": "ok_tool"},
             {"type": "tool", "name": "bad name"},
@@ -85,6 +85,7 @@ class TestOfferedTools:
             {"type": "tool", "name": "desc", "description": ["x"]},
             {"type": "rule", "when": "hi", "say": "hello"},
             {"type": "end_call"},
+            {"type": "tool", "name": "ok_tool", "description": "again"},
         ]
         toolbox = offered_tools(nodes)
         assert list(toolbox.tools) == ["ok_tool"]
@@ -92,7 +93,15 @@ class TestOfferedTools:
         offered = toolbox.offered()
         assert [t["function"]["name"] for t in offered] == ["ok_tool", "end_call"]
         assert offered[0]["function"]["parameters"] == {"type": "object", "properties": {}}
-        assert caplog.text.count("tool node") == 6
+        assert [problem.split(":")[0] for problem in toolbox.problems] == [
+            "node 1",
+            "node 2",
+            "node 3",
+            "node 4 (arr)",
+            "node 5 (params)",
+            "node 6 (desc)",
+            "node 9 (ok_tool)",
+        ]
 
     def test_no_nodes_no_tools(self) -> None:
         assert offered_tools(()).offered() == []

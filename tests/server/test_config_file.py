@@ -1,13 +1,18 @@
-"""The server config file: the language models, and every way of getting it wrong."""
+"""The server config file: the language models, every way of getting it wrong, and what the
+server makes of it (a brain per model; import warnings that fit the agent's brain)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from support.fake_engines import fake_services
+from vatel.cli.agents_import import node_problems
+from vatel.cli.serve import with_llms
 from vatel.server.config_file import ConfigError, ServerConfig, parse_config, read_config
-from vatel.server.engines.llm_brain import LLMEndpoint
+from vatel.server.engines.llm_brain import LLMBrain, LLMEndpoint
 
 pytestmark = pytest.mark.unit
 
@@ -116,3 +121,26 @@ def test_files_that_cannot_be_read(tmp_path: Path) -> None:
     good = tmp_path / "good.toml"
     good.write_text('[llms."a/b"]\nbase_url = "http://h/v1"\n')
     assert read_config(good, {}).llms[0].name == "a/b"
+
+
+def test_import_reports_what_the_agents_brain_skips() -> None:
+    nodes: list[dict[str, Any]] = [
+        {"type": "tool", "name": "book table"},
+        {"type": "rule", "when": "hours", "say": "Nine to five."},
+    ]
+    for_llm = node_problems("ollama/llama3.2", "", nodes)
+    assert len(for_llm) == 1 and for_llm[0].startswith("node 0: a tool's name")
+    for_rules = node_problems("vatel/scripted", "", nodes)
+    assert any("node 0: type 'tool'" in problem for problem in for_rules)
+    assert not any("node 1" in problem for problem in for_rules)
+
+
+def test_configured_models_become_brains_after_the_scripted_one() -> None:
+    services, _, _ = fake_services()
+    config = parse('[llms."a/b"]\nbase_url = "http://h/v1"\n[llms."c/d"]\nbase_url = "http://h/v1"\n')
+    live = with_llms(services, config.llms)
+    assert list(live.brains) == ["vatel/scripted", "a/b", "c/d"]
+    assert isinstance(live.brains["c/d"], LLMBrain) and live.brains["c/d"].endpoint == config.llms[1]
+    assert live.brain_for("a/b").name == "a/b"
+    assert live.brain_for("gone/model").name == "vatel/scripted"
+    assert live.pool is services.pool

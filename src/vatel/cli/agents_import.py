@@ -1,8 +1,9 @@
 """``vatel agents import FILE``: set a version's graph nodes, which the REST API cannot do.
 
 The file is a JSON array of nodes (or an object with a ``nodes`` array); the scripted brain reads
-``rule`` and ``default`` nodes (``docs/scripted-brain.md``). It writes to the local server's store
-(``--data-dir`` or ``VATEL_DATABASE_URL``), and prints what the brain will skip.
+``rule`` and ``default`` nodes (``docs/scripted-brain.md``), an LLM brain ``tool`` and ``end_call``
+nodes (README, "LLM agents"). It writes to the local server's store (``--data-dir`` or
+``VATEL_DATABASE_URL``), and prints what the agent's brain will skip.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import orjson
 from vatel.cli.data_dir import add_data_dir, settings_from
 from vatel.cli.failure import CommandError
 from vatel.server.bootstrap import prepare
+from vatel.server.engines.llm_messages import offered_tools
+from vatel.server.engines.scripted_brain import ScriptedBrain
 from vatel.server.engines.scripted_rules import check_rules
 from vatel.server.store import agents as store
 from vatel.server.store.database import DatabaseError
@@ -44,7 +47,7 @@ def read_nodes(path: Path) -> list[dict[str, Any]]:
     return data
 
 
-async def _import(args: argparse.Namespace, nodes: list[dict[str, Any]]) -> tuple[str, str]:
+async def _import(args: argparse.Namespace, nodes: list[dict[str, Any]]) -> tuple[str, str, str]:
     ready = await prepare(settings_from(args))
     try:
         async with ready.engine.begin() as conn:
@@ -55,18 +58,25 @@ async def _import(args: argparse.Namespace, nodes: list[dict[str, Any]]) -> tupl
                 version = await store.active_version(conn, agent)
             await store.set_version_nodes(conn, agent, version.id, nodes)
             prompt = str(agent.config.get("prompt", ""))
-        return version.id, prompt
+        return version.id, prompt, str(agent.config.get("llm", ScriptedBrain.name))
     finally:
         await ready.engine.dispose()
+
+
+def node_problems(llm: str, prompt: str, nodes: list[dict[str, Any]]) -> list[str]:
+    """What the agent's brain will skip: rules for the scripted brain, tools for an LLM."""
+    if llm == ScriptedBrain.name:
+        return check_rules(prompt, nodes)
+    return list(offered_tools(nodes).problems)
 
 
 def run_import(args: argparse.Namespace) -> int:
     nodes = read_nodes(args.file)
     try:
-        version_id, prompt = asyncio.run(_import(args, nodes))
+        version_id, prompt, llm = asyncio.run(_import(args, nodes))
     except (DatabaseError, NotFound) as error:
         raise CommandError(str(error)) from None
-    for problem in check_rules(prompt, nodes):
+    for problem in node_problems(llm, prompt, nodes):
         print(f"warning: {problem}", file=sys.stderr)
     print(f"imported {len(nodes)} nodes into version {version_id} of agent {args.agent_id}")
     return 0

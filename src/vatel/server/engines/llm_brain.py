@@ -126,6 +126,8 @@ class LLMBrain:
 
     async def respond(self, agent: AgentSetup, conversation: Sequence[Entry]) -> AsyncIterator[BrainEvent]:
         toolbox = offered_tools(agent.nodes)
+        for problem in toolbox.problems:
+            logger.debug("llm %s: %s", self.name, problem)
         body = self.request_body(agent, conversation, toolbox)
         completion = Completion()
         try:

@@ -18,7 +18,6 @@ Pure translation, both ways:
 from __future__ import annotations
 
 import json
-import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,8 +25,6 @@ from typing import Any
 
 from vatel.server.engines.brain import AgentSetup, Entry, ToolRequest, ToolResult, Utterance
 from vatel.server.engines.placeholders import fill_variables
-
-logger = logging.getLogger("vatel.server.engines")
 
 END_CALL = "end_call"
 END_CALL_DESCRIPTION = "Hang up the call, after saying goodbye. Use it only when the conversation is over."
@@ -43,6 +40,8 @@ class Toolbox:
     tools: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """name -> the OpenAI ``function`` object (name, description, parameters)."""
     end_call: bool = False
+    problems: tuple[str, ...] = ()
+    """Tool nodes that were skipped, and why (``vatel agents import`` prints them)."""
 
     def offered(self) -> list[dict[str, Any]]:
         functions = [dict(function) for function in self.tools.values()]
@@ -59,9 +58,10 @@ def system_prompt(agent: AgentSetup) -> str:
 
 
 def offered_tools(nodes: Sequence[Mapping[str, Any]]) -> Toolbox:
-    """The tools the agent's nodes declare; a node that is not a valid tool is skipped, logged."""
+    """The tools the agent's nodes declare; a node that is not a valid tool is skipped and said."""
     tools: dict[str, Mapping[str, Any]] = {}
     end_call = False
+    problems: list[str] = []
     for index, node in enumerate(nodes):
         kind = node.get("type")
         if kind == END_CALL:
@@ -72,17 +72,21 @@ def offered_tools(nodes: Sequence[Mapping[str, Any]]) -> Toolbox:
         name, parameters = node.get("name"), node.get("parameters", _EMPTY_PARAMETERS)
         description = node.get("description", "")
         if not isinstance(name, str) or not _TOOL_NAME.match(name) or name == END_CALL:
-            logger.warning("tool node %d: name must be 1-64 letters, digits, _ or - (not end_call)", index)
+            problems.append(
+                f"node {index}: a tool's name is 1-64 letters, digits, _ or - (not end_call); skipped"
+            )
         elif not isinstance(parameters, Mapping) or parameters.get("type", "object") != "object":
-            logger.warning("tool node %d (%s): parameters must be a JSON schema object", index, name)
+            problems.append(f"node {index} ({name}): parameters must be a JSON schema object; skipped")
         elif not isinstance(description, str):
-            logger.warning("tool node %d (%s): description must be text", index, name)
+            problems.append(f"node {index} ({name}): description must be text; skipped")
+        elif name in tools:
+            problems.append(f"node {index} ({name}): a second tool of that name; skipped")
         else:
             function: dict[str, Any] = {"name": name, "parameters": dict(parameters)}
             if description:
                 function["description"] = description
             tools[name] = function
-    return Toolbox(tools, end_call)
+    return Toolbox(tools, end_call, tuple(problems))
 
 
 def chat_messages(agent: AgentSetup, conversation: Sequence[Entry]) -> list[dict[str, Any]]:

@@ -144,6 +144,20 @@ class TestText:
         llm.script(Reply(body=json.dumps(body), content_type="application/json"))
         assert await turn(brain) == [Say("One."), Say("Two.")]
 
+    async def test_inline_reasoning_is_not_spoken(self, llm: FakeLLM, brain: LLMBrain) -> None:
+        llm.script(
+            Reply(text_events("<think>", "The user greets.", " Greet back.</th", "ink>\n\n", "Hello! Hi."))
+        )
+        assert await turn(brain) == [Say("Hello!"), Say("Hi.")]
+
+    async def test_an_empty_answer_is_logged(
+        self, llm: FakeLLM, brain: LLMBrain, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        llm.script(Reply(text_events("<think>only thinking</think>", "  ")))
+        with caplog.at_level(logging.WARNING):
+            assert await turn(brain) == []
+        assert "the model said nothing (finish_reason stop)" in caplog.text
+
     async def test_connections_are_reused_across_turns(self, llm: FakeLLM, brain: LLMBrain) -> None:
         llm.script(Reply(text_events("One.")), Reply(text_events("Two.")))
         assert await turn(brain) == [Say("One.")]
@@ -257,6 +271,25 @@ class TestFailures:
         with caplog.at_level(logging.WARNING):
             assert await turn(brain) == [Say(APOLOGY)]
         assert "answered 502: <html>bad gateway</html>" in caplog.text
+
+    async def test_a_wrong_base_url(self, llm: FakeLLM, caplog: pytest.LogCaptureFixture) -> None:
+        brain = LLMBrain(endpoint(llm.base_url.removesuffix("/v1")))
+        with caplog.at_level(logging.WARNING):
+            assert await turn(brain) == [Say(APOLOGY)]  # the fake has no such route: 404
+        await brain.aclose()
+        assert "answered 404: no route /chat/completions (base_url should end with" in caplog.text
+        assert "answered a web page" not in caplog.text
+        brain = LLMBrain(endpoint(llm.base_url))
+        llm.script(
+            Reply(status=200, body="<html>a web UI</html>", content_type="text/html"),
+            Reply(["hello\n", "plain text\n"], content_type="text/plain"),
+        )
+        with caplog.at_level(logging.WARNING):
+            assert await turn(brain) == [Say(APOLOGY)]
+            assert await turn(brain) == [Say(APOLOGY)]
+        await brain.aclose()
+        assert "answered a web page, not an event stream (is base_url right?)" in caplog.text
+        assert "sent no events (is it an OpenAI-compatible /v1?)" in caplog.text
 
     async def test_connection_refused(self, caplog: pytest.LogCaptureFixture) -> None:
         with socket.socket() as probe:

@@ -18,7 +18,7 @@ from vatel.server.engines.llm_messages import (
 )
 from vatel.server.engines.llm_stream import DONE, Completion, StreamError, parse_line
 from vatel.server.engines.placeholders import fill_variables
-from vatel.server.engines.sentence_stream import SentenceStream, speakable
+from vatel.server.engines.sentence_stream import SentenceStream, ThinkingFilter, speakable
 
 pytestmark = pytest.mark.unit
 
@@ -238,3 +238,16 @@ class TestVariables:
         text = 'Say {missing}; JSON {"a": 1} stays'
         assert fill_variables(text, {}, keep_unknown=True) == text
         assert fill_variables(text, {}, keep_unknown=False) == 'Say ; JSON {"a": 1} stays'
+
+
+class TestThinking:
+    def test_reasoning_is_dropped_even_with_tags_split_across_pieces(self) -> None:
+        thinking = ThinkingFilter()
+        pieces = ["<th", "ink>The user wants", " hours.</thi", "nk>", "We open at ", "<", "nine."]
+        assert "".join(thinking.feed(piece) for piece in pieces) + thinking.flush() == "We open at <nine."
+
+    def test_text_around_a_thought_and_a_thought_left_open(self) -> None:
+        thinking = ThinkingFilter()
+        assert thinking.feed("Hi. <think>hmm</think> Bye. <think>never clo") == "Hi.  Bye. "
+        assert thinking.flush() == ""
+        assert ThinkingFilter().feed("a < b and c <t") == "a < b and c "

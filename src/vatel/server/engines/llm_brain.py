@@ -35,7 +35,7 @@ from vatel.server.engines.llm_messages import (
     tool_arguments,
 )
 from vatel.server.engines.llm_stream import Completion, Done, StreamError, parse_line
-from vatel.server.engines.sentence_stream import SentenceStream
+from vatel.server.engines.sentence_stream import SentenceStream, ThinkingFilter
 
 logger = logging.getLogger("vatel.server.engines.llm")
 
@@ -131,10 +131,16 @@ class LLMBrain:
         body = self.request_body(agent, conversation, toolbox)
         completion = Completion()
         try:
+            said = False
             async with contextlib.aclosing(self._sentences(body, completion)) as sentences:
                 async for sentence in sentences:
+                    said = True
                     yield Say(sentence)
             event = self._tool_event(completion, toolbox)
+            if not said and event is None:
+                logger.warning(
+                    "llm %s: the model said nothing (finish_reason %s)", self.name, completion.finish_reason
+                )
         except LLMTrouble as trouble:
             logger.warning("llm %s: %s", self.name, trouble)
             yield Say(APOLOGY)
@@ -168,12 +174,23 @@ class LLMBrain:
         response = await self._open(body, deadline)
         try:
             if response.status_code >= 400:
-                raise LLMTrouble(f"{url} answered {response.status_code}: {await _error_body(response)}")
-            if response.headers.get("content-type", "").startswith("application/json"):
+                hint = (
+                    " (base_url should end with the API version, e.g. /v1)"
+                    if response.status_code == 404
+                    else ""
+                )
+                raise LLMTrouble(
+                    f"{url} answered {response.status_code}: {await _error_body(response)}{hint}"
+                )
+            kind = response.headers.get("content-type", "")
+            if kind.startswith("text/html"):
+                raise LLMTrouble(f"{url} answered a web page, not an event stream (is base_url right?)")
+            if kind.startswith("application/json"):
                 # A server that ignored stream=true: the whole completion at once.
                 text = completion.add(await _json_body(response, deadline))
-                sentences = SentenceStream()
-                for sentence in [*sentences.feed(text), *sentences.flush()]:
+                thinking, sentences = ThinkingFilter(), SentenceStream()
+                spoken = thinking.feed(text) + thinking.flush()
+                for sentence in [*sentences.feed(spoken), *sentences.flush()]:
                     yield sentence
             else:
                 async with contextlib.aclosing(self._read_stream(response, completion, deadline)) as read:
@@ -210,9 +227,10 @@ class LLMBrain:
         loop = asyncio.get_running_loop()
         endpoint = self.endpoint
         sent = loop.time()
-        sentences = SentenceStream()
+        thinking, sentences = ThinkingFilter(), SentenceStream()
         lines = response.aiter_lines()
         started = done = False
+        events = 0
         while not done:
             try:
                 async with asyncio.timeout_at(deadline):
@@ -229,6 +247,7 @@ class LLMBrain:
             chunk = parse_line(line)
             if chunk is None:
                 continue
+            events += 1
             if isinstance(chunk, Done):
                 done = True
                 continue
@@ -239,11 +258,13 @@ class LLMBrain:
                     started = True
                     logger.debug("llm %s: first token after %.3f s", self.name, loop.time() - sent)
                 deadline = loop.time() + endpoint.token_timeout
-            for sentence in sentences.feed(text):
+            for sentence in sentences.feed(thinking.feed(text)):
                 yield sentence
+        if not events:
+            raise LLMTrouble(f"{endpoint.url} sent no events (is it an OpenAI-compatible /v1?)")
         if not done and completion.finish_reason is None:
             raise LLMTrouble(f"{endpoint.url} stopped mid-answer (no [DONE])")
-        for sentence in sentences.flush():
+        for sentence in [*sentences.feed(thinking.feed("") + thinking.flush()), *sentences.flush()]:
             yield sentence
         if done:  # read the end of the body, so the connection goes back to the pool
             with contextlib.suppress(TimeoutError, StopAsyncIteration, httpx.HTTPError):

@@ -57,3 +57,40 @@ class SentenceStream:
         """The rest, at the end of the stream."""
         pending, self._pending = self._pending, ""
         return [said for said in (speakable(piece) for piece in split_sentences(pending)) if said]
+
+
+class ThinkingFilter:
+    """Drops ``<think>...</think>``: reasoning models (Qwen3, DeepSeek-R1) may write their
+    reasoning inline, and it must not be read to the caller. Tags split across stream pieces are
+    recognised (a possible partial tag is held back until the next piece)."""
+
+    OPEN = "<think>"
+    CLOSE = "</think>"
+
+    def __init__(self) -> None:
+        self._held = ""
+        self._thinking = False
+
+    def feed(self, text: str) -> str:
+        """The part of ``text`` to speak."""
+        text, self._held = self._held + text, ""
+        spoken: list[str] = []
+        while text:
+            tag = self.CLOSE if self._thinking else self.OPEN
+            at = text.find(tag)
+            if at >= 0:
+                if not self._thinking:
+                    spoken.append(text[:at])
+                text, self._thinking = text[at + len(tag) :], not self._thinking
+                continue
+            keep = next((k for k in range(len(tag) - 1, 0, -1) if text.endswith(tag[:k])), 0)
+            if not self._thinking:
+                spoken.append(text[: len(text) - keep])
+            self._held = text[len(text) - keep :]
+            break
+        return "".join(spoken)
+
+    def flush(self) -> str:
+        """What was held back, at the end of the stream (nothing if it ended mid-thought)."""
+        held, self._held = ("" if self._thinking else self._held), ""
+        return held

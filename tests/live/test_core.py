@@ -131,12 +131,13 @@ class TestBargeIn:
         return ["One two three four five six seven eight nine ten.", "Eleven twelve thirteen fourteen."]
 
     def test_barge_in_stops_the_audio_at_once_and_a_new_turn_id_follows(self) -> None:
-        # Question 0.5-1.0; answer audio from ≈1.39 s, 4.2 s long. Barge-in speech at 3.0 s:
-        # recognised as a turn at 3.0 + 0.2 = 3.2 s -> interruption then.
+        # Question 0.5-1.0; answer audio from ≈1.39 s, 4.2 s long. Barge-in speech at 3.0 s: the
+        # first speech frame is 3.008-3.04, and over the agent barge_in_secs (0.15 s: 5 frames)
+        # starts the turn at 3.008 + 0.16 = 3.168 s -> interruption then.
         sim = CallSim(config(), brain=self.long_answer)
         sim.user_says(0.5, 1.0, "tell me a story").user_says(3.0, 3.6, "stop").run(8.0)
         interruption = sim.first("interruption")
-        assert 3.2 <= interruption.at <= 3.25
+        assert 3.16 <= interruption.at <= 3.18
         first_turn = sim.audio()[0][1].data.turn_id
         late = [s for s in sim.of_turn("response_audio", first_turn) if s.at > interruption.at]
         assert late == []
@@ -148,6 +149,31 @@ class TestBargeIn:
         assert heard.startswith("One two three four")
         assert "fourteen" not in heard and 4 <= len(heard.split()) <= 7
         assert any(e["type"] == "interruption" for e in sim.records)
+
+    def test_a_cough_or_a_click_over_the_agent_does_not_cut_it(self) -> None:
+        # 0.12 s of "speech" is 3 or 4 VAD frames (<= 0.128 s), under barge_in_secs.
+        for noise in (0.005, 0.12):
+            sim = CallSim(config(), brain=self.long_answer)
+            sim.user_says(0.5, 1.0, "tell me a story").user_says(3.0, 3.0 + noise, "").run(8.0)
+            assert "interruption" not in sim.types(), noise
+            assert sim.types().count("speech_started") == 1  # the question only
+
+    def test_barge_in_needs_less_speech_than_a_turn_in_silence(self) -> None:
+        # 0.17 s of speech: 5 frames (0.16 s) cut the agent, but start no turn while it is silent.
+        over = CallSim(config(), brain=self.long_answer)
+        over.user_says(0.5, 1.0, "tell me a story").user_says(3.0, 3.17, "").run(8.0)
+        assert "interruption" in over.types()
+        quiet = CallSim(config()).user_says(0.5, 0.67, "").run(2.0)
+        assert "speech_started" not in quiet.types()
+
+    def test_a_smaller_start_secs_applies_to_barge_in_too(self) -> None:
+        # start_secs 0.1 (4 frames, 0.128 s) is below barge_in_secs: the agent is cut sooner.
+        sim = CallSim(config(start_secs=0.1), brain=self.long_answer)
+        sim.user_says(0.5, 1.0, "tell me a story").user_says(3.0, 3.6, "stop").run(8.0)
+        assert 3.13 <= sim.first("interruption").at <= 3.14
+        slow = CallSim(config(barge_in_secs=0.3), brain=self.long_answer)
+        slow.user_says(0.5, 1.0, "tell me a story").user_says(3.0, 3.6, "stop").run(8.0)
+        assert 3.23 <= slow.first("interruption").at <= 3.24  # start_secs (7 frames) is the smaller
 
     def test_barge_in_near_the_end_of_playout_still_interrupts(self) -> None:
         # All audio is *sent* by ≈ end - 0.2 s, but the client plays it until the end: speech

@@ -147,6 +147,7 @@ class TestConversation:
             greeting = await collect(conn, "response_audio")
             while not greeting[-1].data.is_final:
                 greeting += await collect(conn, "response_audio")
+            await asyncio.sleep(0.3)  # the last chunk goes out 0.2 s (the lead) before it has played
             await speak(conn, tone(0.8) + silence(0.6))
             answer = await collect(conn, "response_text")
             while not (answer[-1].type == "response_text" and answer[-1].data.is_final):

@@ -36,8 +36,9 @@ async def test_a_call_on_the_tone_engines_and_its_cpu_accounting(tmp_path: Path)
     try:
         key = (tmp_path / "data" / "api-key").read_text().strip()
         headers = {"Authorization": f"Bearer {key}"}
-        assert httpx.get(server.url + "/debug/usage").status_code == 401
-        before = httpx.get(server.url + "/debug/usage", headers=headers).json()
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            assert (await http.get("/debug/usage")).status_code == 401
+            before = (await http.get("/debug/usage", headers=headers)).json()
         async with vatel.Client(api_key=key, base_url=server.url) as client:
             agent = await client.agents.create_async(
                 {"name": "tones", "prompt": "default: I heard {said}.", "first_message": "One two three."}
@@ -52,7 +53,8 @@ async def test_a_call_on_the_tone_engines_and_its_cpu_accounting(tmp_path: Path)
                         await conn.send_input_audio_bytes(bytes(FRAME))
                         if message.data.is_final:  # type: ignore[union-attr]
                             break
-        after = httpx.get(server.url + "/debug/usage", headers=headers).json()
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            after = (await http.get("/debug/usage", headers=headers)).json()
     finally:
         code, _, err = server.stop(signal.SIGTERM)
     assert code == 0, err

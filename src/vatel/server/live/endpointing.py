@@ -56,8 +56,13 @@ class Endpointer:
     def reset(self) -> None:
         self._phase = _Phase.QUIET
 
-    def feed(self, at: float, speech: bool, duration: float) -> TurnStarted | SilenceBegan | TurnEnded | None:
-        """One decision for the frame ``[at - duration, at]``; a turn boundary when one is crossed."""
+    def feed(
+        self, at: float, speech: bool, duration: float, *, start_secs: float | None = None
+    ) -> TurnStarted | SilenceBegan | TurnEnded | None:
+        """One decision for the frame ``[at - duration, at]``; a turn boundary when one is crossed.
+
+        ``start_secs`` replaces the configured one for this frame (the call core asks for less
+        speech when the user talks over the agent)."""
         start = at - duration
         if self._phase is _Phase.QUIET:
             if not speech:
@@ -67,7 +72,7 @@ class Endpointer:
             if speech:
                 self._run += duration
                 self._gap = 0.0
-                if self._run >= self.start_secs:
+                if self._run >= (self.start_secs if start_secs is None else max(0.0, start_secs)):
                     self._phase = _Phase.SPEECH
                     return TurnStarted(self._began)
             else:

@@ -1,15 +1,20 @@
-"""Which standard rates a device accepts (``vatel.audio.soundcheck.accepted_rates``), on a fake PortAudio."""
+"""``vatel.audio.soundcheck`` on a fake PortAudio: the standard rates a device accepts, and captures
+(what is kept, when it was heard, devices that refuse or stall)."""
 
 from __future__ import annotations
 
+import threading
+import time
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 import pytest
 
-from vatel.audio import soundcheck
+from vatel.audio import devices, soundcheck
 from vatel.audio.devices import Device
-from vatel.audio.soundcheck import STANDARD_RATES, accepted_rates
+from vatel.audio.errors import DeviceOpenError
+from vatel.audio.soundcheck import STANDARD_RATES, StalledDeviceError, accepted_rates
 
 pytestmark = pytest.mark.unit
 
@@ -59,3 +64,100 @@ def test_a_mono_device_is_never_asked_for_stereo_and_may_accept_nothing(
     assert accepted_rates(Device(1, "mono", "ALSA", 1, 0, 8_000), "input") == []
     assert [rate for _, rate, _ in asked] == list(STANDARD_RATES)
     assert {channels for _, _, channels in asked} == {1}
+
+
+# --- captures, on fake streams -----------------------------------------------------------------------
+
+RATE = 8_000
+BLOCK = 160
+T0 = 1000.0
+"""The fake ADC clock's reading at the first captured sample."""
+
+
+class FakeInputStream:
+    """Feeds a ramp (sample ``i`` is ``i * 1e-6``) in 20 ms blocks with exact ADC timestamps."""
+
+    refuse_start = False
+    silent = False
+    stereo_only = True
+    """Like some hardware: mono refused, so the capture is opened in stereo and mixed down."""
+
+    def __init__(
+        self, *, device: int, samplerate: int, channels: int, dtype: str, latency: str, callback: Any
+    ) -> None:
+        if channels == 1 and self.stereo_only:
+            raise FakeError("Invalid number of channels [PaErrorCode -9998]")
+        self.samplerate = samplerate
+        self.channels = channels
+        self.callback = callback
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._feed, daemon=True)
+
+    def start(self) -> None:
+        if self.refuse_start:
+            raise FakeError("Device unavailable [PaErrorCode -9985]")
+        if not self.silent:
+            self.thread.start()
+
+    def _feed(self) -> None:
+        index = 0
+        while not self.stopped.is_set() and index < 10 * RATE:
+            ramp = (np.arange(index, index + BLOCK) * 1e-6).astype(np.float32)
+            block = np.repeat(ramp[:, None], self.channels, axis=1)
+            stamp = SimpleNamespace(
+                inputBufferAdcTime=T0 + index / RATE, currentTime=T0 + index / RATE + 0.01
+            )
+            self.callback(block, BLOCK, stamp, SimpleNamespace(input_overflow=False))
+            index += BLOCK
+            time.sleep(0.0005)
+
+    def abort(self) -> None:
+        self.stopped.set()
+        if self.thread.is_alive():
+            self.thread.join()
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def fake_streams(monkeypatch: pytest.MonkeyPatch) -> type[FakeInputStream]:
+    stream_class = type("Stream", (FakeInputStream,), {})
+    module = SimpleNamespace(PortAudioError=FakeError, InputStream=stream_class)
+    monkeypatch.setattr(soundcheck, "sounddevice", lambda: module)
+    monkeypatch.setattr(devices, "sounddevice", lambda: module)
+    return stream_class
+
+
+MIC = Device(2, "USB mic", "ALSA", 2, 0, RATE)
+
+
+def test_a_capture_drops_the_settling_time_and_knows_when_it_was_heard(
+    fake_streams: type[FakeInputStream],
+) -> None:
+    capture = soundcheck.record(MIC, 0.5)
+    assert capture.rate == RATE
+    assert len(capture.samples) == RATE // 2
+    skipped = round(soundcheck.SETTLE * RATE)
+    expected = (np.arange(skipped, skipped + RATE // 2) * 1e-6).astype(np.float32)
+    np.testing.assert_array_equal(capture.samples, expected)  # stereo mixed down, in order, none lost
+    assert capture.start_time == pytest.approx(T0 + skipped / RATE)
+
+
+def test_a_device_that_will_not_start_is_one_clear_error(fake_streams: type[FakeInputStream]) -> None:
+    fake_streams.refuse_start = True
+    with pytest.raises(
+        DeviceOpenError, match=r'input device 2 "USB mic" opened but would not start .*--input-device'
+    ):
+        soundcheck.record(MIC, 0.5)
+
+
+def test_a_device_that_never_delivers_is_stalled(
+    fake_streams: type[FakeInputStream], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_streams.silent = True
+    monkeypatch.setattr(soundcheck, "START_LIMIT", 0.01)
+    with pytest.raises(
+        StalledDeviceError, match=r"delivered no audio in 0.01 s: another program may hold it"
+    ):
+        soundcheck.record(MIC, 0.5)

@@ -9,6 +9,7 @@ the arithmetic happens after the streams are closed.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from vatel.audio.devices import Device, Kind, open_stream
-from vatel.audio.errors import AudioError
+from vatel.audio.errors import AudioError, DeviceOpenError
 from vatel.audio.pcm import Float32, resample, to_mono
 from vatel.audio.portaudio import sounddevice
 
@@ -121,8 +122,20 @@ def _open_input(device: Device, collector: _Collector) -> Any:
     return open_stream(device, "input", factory)
 
 
+def _start(stream: Any, device: Device, kind: Kind) -> None:
+    """``stream.start()``, a refusal (device busy, unplugged since it opened) as one clear line."""
+    sd = sounddevice()
+    try:
+        stream.start()
+    except sd.PortAudioError as error:
+        raise DeviceOpenError(
+            f"{kind} device {device.label()} opened but would not start ({error}); another program may hold "
+            f"it; choose another with --{kind}-device"
+        ) from None
+
+
 def _wait_first(stream: Any, collector: _Collector, device: Device) -> None:
-    stream.start()
+    _start(stream, device, "input")
     if not collector.first.wait(START_LIMIT):
         raise StalledDeviceError(
             f"input device {device.label()} opened but delivered no audio in {START_LIMIT:g} s: another "
@@ -131,9 +144,11 @@ def _wait_first(stream: Any, collector: _Collector, device: Device) -> None:
 
 
 def _close(stream: Any) -> None:
-    try:
+    """Stop and close, whatever state the stream is in (a device unplugged mid-probe included)."""
+    sd = sounddevice()
+    with contextlib.suppress(sd.PortAudioError):
         stream.abort()
-    finally:
+    with contextlib.suppress(sd.PortAudioError):
         stream.close()
 
 
@@ -230,7 +245,7 @@ def _play(stream: Any, player: _Player, collector: _Collector, output: Device) -
     "Handed over" is not "played" (PortAudio asks for the buffer ahead): the DAC timestamps say when
     it is played, on the same clock as the stream's ``time`` and the capture's timestamps.
     """
-    stream.start()
+    _start(stream, output, "output")
     if not _wait(player.flowing, OUTPUT_START_LIMIT):
         raise StalledDeviceError(
             f"output device {output.label()} opened but did not start playing in {OUTPUT_START_LIMIT:g} s; "

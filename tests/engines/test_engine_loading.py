@@ -32,9 +32,10 @@ def _conformance(  # never called: mypy checks that each engine implements its i
 
 def test_progress_reports_every_engine_in_order(engines: Engines, load_steps: list[LoadProgress]) -> None:
     assert [(step.step, step.phase) for step in load_steps] == [
-        (n, phase) for n in range(1, 6) for phase in ("loading", "ready")
+        (n, phase) for n in range(1, 7) for phase in ("loading", "ready")
     ]
-    assert all(step.total == 5 for step in load_steps)
+    assert all(step.total == 6 for step in load_steps)
+    assert "Smart Turn" in str(load_steps[7]) and engines.turn is not None
     assert "whisper" in str(load_steps[3]) and "ready" in str(load_steps[3])
     assert engines.notices == ()
 

@@ -15,7 +15,16 @@ from support.call_sim import CallSim, Step
 from vatel.protocol import ResponseAudio, ResponseText, SessionStarted, ToolCall
 from vatel.server.engines.brain import Entry, ToolResult, Utterance
 from vatel.server.live.core import CallConfig, CallCore, CallState, CallStateError
-from vatel.server.live.events import ClientGone, PartialTranscript, Started, Tick
+from vatel.server.live.events import (
+    CheckTurn,
+    ClientGone,
+    FinishRecognition,
+    PartialTranscript,
+    Started,
+    Tick,
+    TurnVerdict,
+    VoiceActivity,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -59,6 +68,99 @@ class TestStartAndFirstMessage:
         core.handle(Started(), 0.0)
         with pytest.raises(CallStateError, match="state=active"):
             core.handle(Started(), 0.1)
+
+
+class TestEndOfTurnModel:
+    """``turn_model=True``: at ``stop_secs`` of silence the model is asked; its verdict sets the wait.
+
+    "Hello, [pause 1.0-1.5 s] can you hear me clearly?": the pause reaches stop_secs (0.2 s) at
+    ≈1.2 s, the model answers 0.05 s later. Sure (≥ 0.9): end at once; unsure (0.5-0.9): the
+    pause needs 0.7 s; incomplete (< 0.5): 1.6 s. The user goes on at 1.5 s in every case but
+    the sure one.
+    """
+
+    @staticmethod
+    def sim(pause_verdict: float | None, final_verdict: float = 0.97, **overrides: object) -> CallSim:
+        def verdict(pause: float) -> float | None:
+            return pause_verdict if pause < 1.4 else final_verdict
+
+        return (
+            CallSim(config(turn_model=True, **overrides), turn_complete=verdict)
+            .user_says(0.5, 1.0, "hello")
+            .user_says(1.5, 2.5, "hello can you hear me clearly")
+        )
+
+    def test_an_incomplete_verdict_keeps_the_turn_open_through_a_mid_sentence_pause(self) -> None:
+        sim = self.sim(0.2).run(5.0)
+        assert sim.types().count("speech_started") == 1
+        assert sim.types().count("speech_stopped") == 1
+        # The real end: silence from 2.5 s, stop_secs at ≈2.7 s, the sure verdict 0.05 s later.
+        assert 2.75 <= sim.first("speech_stopped").at <= 2.75 + 0.04
+        assert [e["message"] for e in sim.records if e.get("role") == "user"] == [
+            "hello can you hear me clearly"
+        ]
+
+    def test_a_sure_verdict_ends_the_turn_after_stop_secs(self) -> None:
+        sim = self.sim(0.95).run(5.0)
+        assert sim.types().count("speech_stopped") == 2  # the pause was taken as the end: a false cut
+        assert 1.25 <= sim.first("speech_stopped").at <= 1.25 + 0.04
+
+    def test_an_unsure_verdict_waits_longer_and_the_user_goes_on(self) -> None:
+        sim = self.sim(0.7).run(5.0)
+        assert sim.types().count("speech_stopped") == 1
+        # Shorter pause than unsure_stop_secs would end it: the same pause with 0.8 s of silence ends.
+        sim = (
+            CallSim(config(turn_model=True), turn_complete=lambda _pause: 0.7)
+            .user_says(0.5, 1.0, "hello")
+            .run(3.0)
+        )
+        assert 1.7 - 0.032 <= sim.first("speech_stopped").at <= 1.7 + 0.04  # less one VAD frame
+
+    def test_no_verdict_at_all_ends_the_turn_at_max_stop_secs(self) -> None:
+        sim = (
+            CallSim(config(turn_model=True), turn_complete=lambda _pause: None)
+            .user_says(0.5, 1.0, "hi")
+            .run(4.0)
+        )
+        assert 2.6 - 0.032 <= sim.first("speech_stopped").at <= 2.6 + 0.04
+        from vatel.server.live.events import FinishRecognition
+
+        assert [at for at, a in sim.actions if isinstance(a, FinishRecognition)]  # decoded all the same
+
+    def test_a_verdict_that_arrives_after_the_user_went_on_is_ignored(self) -> None:
+        # The sure verdict for the 1.0 s pause takes 0.4 s: the user spoke again at 1.5 s.
+        sim = (
+            CallSim(config(turn_model=True), turn_complete=lambda pause: 0.99, turn_delay=0.4)
+            .user_says(0.5, 1.0, "hello")
+            .user_says(1.45, 2.5, "hello can you hear me")
+        )
+        sim.run(5.0)
+        assert sim.types().count("speech_stopped") == 1
+
+    def test_audio_that_stops_coming_mid_pause_still_ends_the_turn_by_the_clock(self) -> None:
+        # The client sends speech 0.5-1.0 s, 0.3 s of silence, then nothing (no VAD frames after 1.3 s).
+        # The unsure verdict asks for 0.7 s of silence: due at ≈1.0 + 0.7, by the clock 0.3 s later.
+        from vatel.server.live.endpointing import LATE_AUDIO_SECS
+
+        core = CallCore(config(turn_model=True))
+        core.handle(Started(), 0.0)
+        out: list[object] = []
+        for index in range(1, 41):  # 32 ms frames up to 1.28 s
+            at = index * 0.032
+            out += core.handle(VoiceActivity(at, 0.5 <= at - 0.016 < 1.0, 0.032), at)
+        assert any(isinstance(a, CheckTurn) for a in out)
+        out += core.handle(TurnVerdict(0.992, 0.7), 1.3)
+        wake = core.next_wakeup(1.3)
+        assert wake is not None and abs(wake - (0.992 + 0.7 + LATE_AUDIO_SECS)) < 1e-6
+        assert not any(isinstance(a, FinishRecognition) for a in core.handle(Tick(), wake - 0.01))
+        assert any(isinstance(a, FinishRecognition) for a in core.handle(Tick(), wake))
+
+    def test_without_a_model_stop_secs_alone_ends_the_turn(self) -> None:
+        from vatel.server.live.events import CheckTurn
+
+        sim = CallSim(config()).user_says(0.5, 1.0, "hello").user_says(1.5, 2.5, "can you hear me").run(5.0)
+        assert sim.types().count("speech_stopped") == 2
+        assert not [a for _, a in sim.actions if isinstance(a, CheckTurn)]
 
 
 class TestUserTurn:

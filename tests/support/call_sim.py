@@ -25,6 +25,7 @@ from vatel.server.live.events import (
     BrainEnded,
     BrainSaid,
     CancelTurn,
+    CheckTurn,
     ClientGone,
     Event,
     FinalTranscript,
@@ -40,6 +41,7 @@ from vatel.server.live.events import (
     Think,
     Tick,
     ToolOutput,
+    TurnVerdict,
     VoiceActivity,
 )
 
@@ -84,11 +86,16 @@ class CallSim:
         tts_delay: float = 0.03,
         seconds_per_word: float = 0.3,
         tool_delay: float | None = 0.2,
+        turn_complete: Callable[[float], float | None] = lambda _pause: 1.0,
+        turn_delay: float = 0.05,
     ) -> None:
         self.core = CallCore(config or CallConfig(session_id="call-1"))
         self.brain, self.brain_delay = brain, brain_delay
         self.stt_delay, self.tts_delay, self.seconds_per_word = stt_delay, tts_delay, seconds_per_word
         self.tool_delay = tool_delay
+        self.turn_complete, self.turn_delay = turn_complete, turn_delay
+        """The end-of-turn model (with ``turn_model=True``): the pause's start -> P(complete), or None
+        for a model that never answers."""
         self.speech: list[tuple[float, float, str]] = []
         self.sent: list[Sent] = []
         self.actions: list[tuple[float, Action]] = []
@@ -162,6 +169,10 @@ class CallSim:
                 self._push(now + self.tool_delay, ToolOutput(call_id, f"result of {call_id}"))
         elif isinstance(action, StartRecognition):
             self._recognising = action.at
+        elif isinstance(action, CheckTurn):
+            complete = self.turn_complete(action.pause)
+            if complete is not None:
+                self._push(now + self.turn_delay, TurnVerdict(action.pause, complete))
         elif isinstance(action, FinishRecognition):
             self._push(now + self.stt_delay, FinalTranscript(self._utterance_text(now)))
         elif isinstance(action, Think):

@@ -20,6 +20,7 @@ import numpy as np
 
 from vatel.server.engines.stt import Recognizer, StreamingRecognizer
 from vatel.server.engines.tts import Synthesizer, Voice
+from vatel.server.engines.turn import TurnModel
 from vatel.server.engines.vad import VadModel
 
 __all__ = [
@@ -50,6 +51,8 @@ class EngineConfig:
     """More engines whose voices are offered too (``/v1/voices``)."""
     fallback_tts: TtsName | None = None
     """Used instead of ``tts`` (and announced) when ``tts`` cannot load; ``None`` makes that fatal."""
+    turn_model: Literal["smart-turn"] | None = "smart-turn"
+    """The end-of-turn model asked at each pause; ``None``: silence alone ends a turn."""
     whisper_threads: int = 2
     tts_threads: int = 1
     warm_up: bool = True
@@ -100,6 +103,8 @@ class Engines:
     """``tts`` first, then the extra engines."""
     notices: tuple[str, ...] = ()
     """Fallbacks that were taken, for the start-up display."""
+    turn: TurnModel | None = None
+    """The end-of-turn model (``None``: silence alone ends a turn)."""
 
     @property
     def voices(self) -> tuple[Voice, ...]:
@@ -155,6 +160,18 @@ def _stt(name: SttName, config: EngineConfig) -> Recognizer | StreamingRecognize
         raise EngineUnavailable(f"{name} STT", f"the Python package {package}", _SERVER_EXTRA) from missing
 
 
+def _turn() -> TurnModel:
+    try:
+        from vatel.server.engines.smart_turn import SmartTurn
+
+        model: TurnModel = _once(("smart-turn",), SmartTurn)
+    except ModuleNotFoundError as missing:
+        raise EngineUnavailable(
+            "Smart Turn", f"the Python package {_package(missing, 'pipecat-ai')}", _SERVER_EXTRA
+        ) from missing
+    return model
+
+
 def _tts(name: TtsName, config: EngineConfig) -> Synthesizer:
     if name == "espeak":
         from vatel.server.engines.espeak import EspeakSynthesizer
@@ -188,6 +205,7 @@ _PACKAGES = {
     "hibari": "hibari-tts",
     "numpy": "numpy",
     "soxr": "soxr",
+    "pipecat": "pipecat-ai",
 }
 
 
@@ -206,6 +224,8 @@ def _warm(engine: Any) -> None:
         vad_stream = engine.stream()
         for start in range(0, vad_stream.frame_samples * 4, vad_stream.frame_samples):
             vad_stream.probability(quiet[start : start + vad_stream.frame_samples])
+    elif hasattr(engine, "complete_probability"):  # end-of-turn model
+        engine.complete_probability(quiet)
     elif hasattr(engine, "synthesize"):
         _drain(engine.synthesize("Hello."))
     elif hasattr(engine, "start"):
@@ -234,7 +254,7 @@ def load_engines(config: EngineConfig | None = None, progress: Progress | None =
     report = progress or (lambda _step: None)
     interim = config.interim_stt if config.interim_stt != config.final_stt else None
     tts_names = list(dict.fromkeys([config.tts, *config.extra_tts]))
-    total = 2 + (interim is not None) + len(tts_names)
+    total = 2 + (interim is not None) + (config.turn_model is not None) + len(tts_names)
     step = 0
     notices: list[str] = []
 
@@ -265,6 +285,7 @@ def load_engines(config: EngineConfig | None = None, progress: Progress | None =
     )
     if interim is not None:
         interim_stt = run(f"{interim} STT (interims)", lambda: _stt(interim, config))
+    turn: TurnModel | None = run("Smart Turn (end of turn)", _turn) if config.turn_model is not None else None
     synthesizers: list[Synthesizer] = []
     for name in tts_names:
         fallback = config.fallback_tts if name == config.tts and config.fallback_tts != name else None
@@ -278,4 +299,5 @@ def load_engines(config: EngineConfig | None = None, progress: Progress | None =
         tts=synthesizers[0],
         synthesizers=tuple(synthesizers),
         notices=tuple(notices),
+        turn=turn,
     )

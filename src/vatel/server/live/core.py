@@ -44,7 +44,7 @@ from vatel.protocol import (
     encode_pcm,
 )
 from vatel.server.engines.brain import Entry, ToolRequest, ToolResult, Utterance
-from vatel.server.live.endpointing import Endpointer, SilenceBegan, TurnEnded, TurnStarted
+from vatel.server.live.endpointing import Endpointer, PauseReached, SilenceBegan, TurnEnded, TurnStarted
 from vatel.server.live.events import (
     Action,
     AgentAudioSent,
@@ -55,6 +55,7 @@ from vatel.server.live.events import (
     BrainSaid,
     CancelRecognition,
     CancelTurn,
+    CheckTurn,
     ClientGone,
     Event,
     FinalTranscript,
@@ -71,6 +72,7 @@ from vatel.server.live.events import (
     StartRecognition,
     Think,
     ToolOutput,
+    TurnVerdict,
     VoiceActivity,
 )
 from vatel.server.live.playout import Playout
@@ -103,6 +105,14 @@ class CallConfig:
     0.27 s after the onset; 0.15 s takes 5 and it stops within 0.25 s, while a 0.1 s cough or a
     click still stays under it (benchmarks/barge_in.py)."""
     stop_secs: float = 0.2
+    turn_model: bool = False
+    """An end-of-turn model answers :class:`CheckTurn`; without one, ``stop_secs`` of silence ends a turn."""
+    sure_complete: float = 0.9
+    """A verdict this sure ends the turn after ``stop_secs``; a less sure one waits ``unsure_stop_secs``."""
+    unsure_complete: float = 0.5
+    """Below this the user is taken to be mid-sentence: the turn ends only at ``max_stop_secs``."""
+    unsure_stop_secs: float = 0.7
+    max_stop_secs: float = 1.6
     silence_timeout_secs: float = 10.0
     silence_counter: int = 3
     max_duration: float = 1800.0
@@ -139,7 +149,9 @@ class CallCore:
         self.config = config
         self.state = CallState.CONNECTING
         self.conversation: list[Entry] = []
-        self._endpointer = Endpointer(config.start_secs, config.stop_secs)
+        self._endpointer = Endpointer(
+            config.start_secs, config.stop_secs, config.max_stop_secs if config.turn_model else None
+        )
         self._turns = 0
         self._users = 0
         self._tools = 0
@@ -168,6 +180,8 @@ class CallCore:
         out: list[Action] = []
         if isinstance(event, VoiceActivity):
             out += self._on_voice(event, now)
+        elif isinstance(event, TurnVerdict):
+            out += self._on_verdict(event)
         elif isinstance(event, PartialTranscript):
             out += self._on_partial(event, now)
         elif isinstance(event, FinalTranscript):
@@ -197,6 +211,9 @@ class CallCore:
                 times.append(self._agent.tool[1])
         elif self._listening() and self.config.silence_timeout_secs > 0:
             times.append(self._listening_since + self.config.silence_timeout_secs)
+        pause_deadline = self._endpointer.deadline
+        if pause_deadline is not None and self._user_turn is not None and not self._waiting_final:
+            times.append(pause_deadline)
         return min(times)
 
     # --- call start and end ---------------------------------------------------------------------
@@ -393,6 +410,24 @@ class CallCore:
             return self._begin_user_turn(boundary.at, emulated=False)
         if isinstance(boundary, SilenceBegan) and self._user_turn is not None and not self._waiting_final:
             return [PrepareRecognition()]
+        if isinstance(boundary, PauseReached) and self._user_turn is not None and not self._waiting_final:
+            return [CheckTurn(boundary.at)]
+        return self._end_user_turn(boundary)
+
+    def _on_verdict(self, event: TurnVerdict) -> list[Action]:
+        """How much silence this pause needs, from how sure the model is that the user is done."""
+        if self.state is not CallState.ACTIVE:
+            return []
+        config = self.config
+        if event.complete >= config.sure_complete:
+            needed = config.stop_secs
+        elif event.complete >= config.unsure_complete:
+            needed = config.unsure_stop_secs
+        else:
+            needed = config.max_stop_secs
+        return self._end_user_turn(self._endpointer.require(event.pause, needed))
+
+    def _end_user_turn(self, boundary: object) -> list[Action]:
         if isinstance(boundary, TurnEnded) and self._user_turn is not None and not self._waiting_final:
             self._waiting_final = True
             return [Send(SpeechStopped()), FinishRecognition()]
@@ -454,6 +489,8 @@ class CallCore:
                 out += self._turn_over(turn, now)
         if self.state is CallState.ENDING and self._agent is None and self._end is not None:
             return out + self._finish(*self._end, now)
+        if self.state is CallState.ACTIVE and self._user_turn is not None and not self._waiting_final:
+            out += self._end_user_turn(self._endpointer.due(now + EPS))
         silence = self.config.silence_timeout_secs
         if (
             self.state is CallState.ACTIVE

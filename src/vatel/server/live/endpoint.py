@@ -100,7 +100,9 @@ def recording_path(call_id: str) -> str:
     return f"recordings/{call_id}.wav"
 
 
-def call_config(call_id: str, config: dict[str, Any], first_message: str) -> CallConfig:
+def call_config(
+    call_id: str, config: dict[str, Any], first_message: str, *, turn_model: bool = False
+) -> CallConfig:
     vad = config.get("vad_settings") or {}
     timeouts = config.get("timeout_settings") or {}
     return CallConfig(
@@ -109,6 +111,7 @@ def call_config(call_id: str, config: dict[str, Any], first_message: str) -> Cal
         first_message_interruption_time=float(config.get("first_message_interruption_time") or 0.0),
         start_secs=float(vad.get("start_secs", 0.2)),
         stop_secs=float(vad.get("stop_secs", 0.2)),
+        turn_model=turn_model,
         silence_timeout_secs=float(vad.get("silence_timeout_secs", 10.0)),
         silence_counter=int(timeouts.get("silence_counter", 3)),
         max_duration=float(timeouts.get("default_timeout") or 1800.0),
@@ -151,7 +154,7 @@ async def connection(websocket: WebSocket) -> None:
     session = CallSession(
         websocket,
         live,
-        config=call_config(call_id, config, setup.first_message),
+        config=call_config(call_id, config, setup.first_message, turn_model=live.engines.turn is not None),
         agent=setup,
         llm=str(config.get("llm", "")),
         voice=voice,

@@ -3,6 +3,11 @@
 Speech must last ``start_secs`` before a turn starts (a click or a cough does not), and silence
 must last ``stop_secs`` before it ends (a breath does not). Short gaps inside the start window
 (``GAP_SECS``) are forgiven. Pure: decisions come with their own times.
+
+With an end-of-turn model (``max_stop_secs`` set), ``stop_secs`` of silence only raises
+:class:`PauseReached`: the caller asks the model whether the user has finished and answers with
+:meth:`Endpointer.require`, which sets how much silence this pause needs (``stop_secs`` when the
+model is sure, more when it is not). Without an answer the turn ends at ``max_stop_secs``.
 """
 
 from __future__ import annotations
@@ -11,6 +16,10 @@ from dataclasses import dataclass
 from enum import Enum
 
 GAP_SECS = 0.1
+LATE_AUDIO_SECS = 0.3
+"""A pause also ends by the clock, this long after its silence would have ended it by the audio:
+a client that stops sending (push-to-talk, a file that ran out) must not hold a turn open for ever,
+and audio that is merely late (network jitter) gets this long to arrive first."""
 
 
 class _Phase(Enum):
@@ -34,15 +43,31 @@ class SilenceBegan:
 
 
 @dataclass(frozen=True)
+class PauseReached:
+    """Silence has lasted ``stop_secs`` (end-of-turn model in use): is the user done, or pausing?"""
+
+    at: float
+    """When the silence began (it names the pause in :meth:`Endpointer.require`)."""
+
+
+@dataclass(frozen=True)
 class TurnEnded:
     at: float
     """When the silence began."""
 
 
+Boundary = TurnStarted | SilenceBegan | PauseReached | TurnEnded
+
+
 class Endpointer:
-    def __init__(self, start_secs: float, stop_secs: float) -> None:
+    def __init__(self, start_secs: float, stop_secs: float, max_stop_secs: float | None = None) -> None:
         self.start_secs = max(0.0, start_secs)
         self.stop_secs = max(0.0, stop_secs)
+        self.max_stop_secs = None if max_stop_secs is None else max(self.stop_secs, max_stop_secs)
+        self._needed = self.stop_secs
+        """The silence the current pause needs to end the turn."""
+        self._paused = False
+        """:class:`PauseReached` has been raised for the current pause."""
         self._phase = _Phase.QUIET
         self._began = 0.0
         self._run = 0.0
@@ -58,7 +83,7 @@ class Endpointer:
 
     def feed(
         self, at: float, speech: bool, duration: float, *, start_secs: float | None = None
-    ) -> TurnStarted | SilenceBegan | TurnEnded | None:
+    ) -> Boundary | None:
         """One decision for the frame ``[at - duration, at]``; a turn boundary when one is crossed.
 
         ``start_secs`` replaces the configured one for this frame (the call core asks for less
@@ -83,6 +108,8 @@ class Endpointer:
         if self._phase is _Phase.SPEECH:
             if not speech:
                 self._phase, self._silence_began, self._gap = _Phase.MAYBE_QUIET, start, duration
+                self._needed = self.stop_secs if self.max_stop_secs is None else self.max_stop_secs
+                self._paused = False
                 return self._check_end() or SilenceBegan(start)
             return None
         # MAYBE_QUIET
@@ -92,8 +119,40 @@ class Endpointer:
         self._gap += duration
         return self._check_end()
 
-    def _check_end(self) -> TurnEnded | None:
-        if self._gap >= self.stop_secs:
+    @property
+    def deadline(self) -> float | None:
+        """When the current pause ends the turn by the clock (``None``: no pause under way)."""
+        if self._phase is not _Phase.MAYBE_QUIET:
+            return None
+        return self._silence_began + self._needed + LATE_AUDIO_SECS
+
+    def due(self, now: float) -> TurnEnded | None:
+        """The turn's end when the audio stopped coming and :attr:`deadline` has passed."""
+        deadline = self.deadline
+        if deadline is None or now < deadline:
+            return None
+        self._phase = _Phase.QUIET
+        return TurnEnded(self._silence_began)
+
+    def require(self, pause: float, silence: float) -> TurnEnded | None:
+        """The model's answer for the pause that began at ``pause``: it needs ``silence`` seconds.
+
+        Ends the turn now when that much silence has already passed; ignored when the user has
+        spoken again since (the answer is about a pause that is over).
+        """
+        if self._phase is not _Phase.MAYBE_QUIET or pause != self._silence_began:
+            return None
+        self._needed = max(self.stop_secs, silence)
+        if self.max_stop_secs is not None:
+            self._needed = min(self._needed, self.max_stop_secs)
+        boundary = self._check_end()
+        return boundary if isinstance(boundary, TurnEnded) else None
+
+    def _check_end(self) -> PauseReached | TurnEnded | None:
+        if self._gap >= self._needed:
             self._phase = _Phase.QUIET
             return TurnEnded(self._silence_began)
+        if self.max_stop_secs is not None and not self._paused and self._gap >= self.stop_secs:
+            self._paused = True
+            return PauseReached(self._silence_began)
         return None

@@ -103,6 +103,15 @@ class Tick:
 
 
 @dataclass(frozen=True)
+class TurnVerdict:
+    """The end-of-turn model's answer for the pause that began at ``pause`` (see :class:`CheckTurn`)."""
+
+    pause: float
+    complete: float
+    """The probability that the user has finished, 0..1."""
+
+
+@dataclass(frozen=True)
 class ClientGone:
     """The client closed the socket or vanished."""
 
@@ -110,6 +119,7 @@ class ClientGone:
 Event = (
     Started
     | VoiceActivity
+    | TurnVerdict
     | PartialTranscript
     | FinalTranscript
     | BrainSaid
@@ -155,6 +165,16 @@ class PrepareRecognition:
     runs while the endpoint's ``stop_secs`` is still being waited out. The latest prepared decode
     answers :class:`FinishRecognition` (no speech can come between the last silence and the end).
     """
+
+
+@dataclass(frozen=True)
+class CheckTurn:
+    """A pause reached ``stop_secs``: ask the end-of-turn model about the utterance so far.
+
+    Answer with :class:`TurnVerdict` (same ``pause``); until then the turn stays open.
+    """
+
+    pause: float
 
 
 @dataclass(frozen=True)
@@ -211,6 +231,7 @@ Action = (
     | AgentAudioSent
     | StartRecognition
     | PrepareRecognition
+    | CheckTurn
     | FinishRecognition
     | CancelRecognition
     | Think

@@ -41,6 +41,7 @@ from vatel.server.live.events import (
     BrainSaid,
     CancelRecognition,
     CancelTurn,
+    CheckTurn,
     ClientGone,
     Event,
     FinalTranscript,
@@ -58,6 +59,7 @@ from vatel.server.live.events import (
     Think,
     Tick,
     ToolOutput,
+    TurnVerdict,
     VoiceActivity,
 )
 from vatel.server.live.recording import StereoRecorder
@@ -67,6 +69,8 @@ logger = logging.getLogger("vatel.server.live")
 
 WIRE_RATE = 24_000
 ENGINE_RATE = 16_000
+TURN_WINDOW_SAMPLES = 8 * ENGINE_RATE
+"""The end-of-turn model looks at the last 8 s."""
 PREROLL_SECONDS = 0.3
 INTERIM_EVERY = 0.25
 MALFORMED_LIMIT = 100
@@ -205,6 +209,8 @@ class CallSession:
             self._start_utterance()
         elif isinstance(action, PrepareRecognition):
             self._prepare_utterance()
+        elif isinstance(action, CheckTurn):
+            self._check_turn(action.pause)
         elif isinstance(action, FinishRecognition):
             self._finish_utterance()
         elif isinstance(action, CancelRecognition):
@@ -380,6 +386,26 @@ class CallSession:
         """Decode what was said so far as soon as the user falls silent (see PrepareRecognition)."""
         if self._utterance is not None:
             self._prepared = self._decode(list(self._utterance))
+
+    def _check_turn(self, pause: float) -> None:
+        """Ask the end-of-turn model about the utterance so far (its last 8 s), in the worker pool."""
+        model = self.services.engines.turn
+        if model is None or not self._utterance:
+            self._handle(TurnVerdict(pause, 1.0))
+            return
+        audio = np.concatenate(self._utterance)[-TURN_WINDOW_SAMPLES:]
+
+        async def ask() -> None:
+            try:
+                complete = await self._loop.run_in_executor(
+                    self.services.pool, model.complete_probability, audio
+                )
+            except Exception:
+                logger.exception("the end-of-turn model failed; the pause is taken as the end of the turn")
+                complete = 1.0
+            self._handle(TurnVerdict(pause, complete))
+
+        self._background(ask())
 
     def _finish_utterance(self) -> None:
         pieces, self._utterance, self._interim = self._utterance or [], None, None

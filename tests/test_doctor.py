@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from support.fake_server import FakeServer, closed_port
+from support.serve_process import Serve
 from vatel.cli import main
 from vatel.cli.doctor_report import Report
 
@@ -154,3 +157,18 @@ def test_warnings_pass_unless_strict() -> None:
     assert report.text(strict=True).endswith("0 failed, 1 warned (--strict: warnings fail) (exit 1)")
     report.add("server", "fail", "down", "start it")
     assert report.exit_code(strict=False) == 1
+
+
+def test_against_a_real_vatel_serve(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """The key check on the real server: its own key passes, a made-up one fails."""
+    server = Serve(tmp_path / "data")
+    try:
+        key = (tmp_path / "data" / "api-key").read_text().strip()
+        good, good_out, _ = doctor(capsys, "--base-url", server.url, "--api-key", key)
+        bad, bad_out, _ = doctor(capsys, "--base-url", server.url, "--api-key", "vtl_" + "0" * 40)
+    finally:
+        server.stop()
+    assert good == 0, good_out
+    assert f"OK    {server.url} answers and the API key works (organization " in good_out
+    assert bad == 1
+    assert f"FAIL  {server.url} answers but refuses the API key (401" in bad_out

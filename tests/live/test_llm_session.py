@@ -215,3 +215,16 @@ async def test_a_model_server_that_dies_mid_answer(served: Served, session: Any)
     await speak(conn, tone(0.6) + silence(0.5))  # the call goes on
     _, text = await final_text(conn)
     assert text == "Yes, I am here."
+
+
+async def test_the_fallback_llm_answers_when_the_model_server_fails(served: Served, session: Any) -> None:
+    served.recognizer.texts.extend(["what are your hours"])
+    served.llm.script(Reply.error(503, "model is loading"))
+    prompt = 'You are a host.\nwhen "hours": We are open from nine to five.'
+    agent_id = make_agent(served, prompt=prompt, fallback_llm="vatel/scripted")
+    conn = await session(agent_id)
+    await collect(conn, "session_started")
+    await speak(conn, tone(0.6) + silence(0.5))
+    _, text = await final_text(conn)
+    assert text == "We are open from nine to five."  # the scripted rules, not an apology
+    assert len(served.llm.requests) == 1

@@ -125,28 +125,35 @@ class LLMBrain:
         return body
 
     async def respond(self, agent: AgentSetup, conversation: Sequence[Entry]) -> AsyncIterator[BrainEvent]:
+        """The turn; when the server fails, what was said so far and then :data:`APOLOGY`."""
+        try:
+            async with contextlib.aclosing(self.attempt(agent, conversation)) as events:
+                async for event in events:
+                    yield event
+        except LLMTrouble as trouble:
+            logger.warning("llm %s: %s", self.name, trouble)
+            yield Say(APOLOGY)
+
+    async def attempt(
+        self, agent: AgentSetup, conversation: Sequence[Entry]
+    ) -> AsyncGenerator[BrainEvent, None]:
+        """The turn, or :class:`LLMTrouble` when the server fails (``FallbackBrain`` uses it)."""
         toolbox = offered_tools(agent.nodes)
         for problem in toolbox.problems:
             logger.debug("llm %s: %s", self.name, problem)
         body = self.request_body(agent, conversation, toolbox)
         completion = Completion()
-        try:
-            said = False
-            async with contextlib.aclosing(self._sentences(body, completion)) as sentences:
-                async for sentence in sentences:
-                    said = True
-                    yield Say(sentence)
-            event = self._tool_event(completion, toolbox)
-            if not said and event is None:
-                logger.warning(
-                    "llm %s: the model said nothing (finish_reason %s)", self.name, completion.finish_reason
-                )
-        except LLMTrouble as trouble:
-            logger.warning("llm %s: %s", self.name, trouble)
-            yield Say(APOLOGY)
-            return
+        said = False
+        async with contextlib.aclosing(self._sentences(body, completion)) as sentences:
+            async for sentence in sentences:
+                said = True
+                yield Say(sentence)
+        event = self._tool_event(completion, toolbox)
         if event is not None:
             yield event
+        elif not said:
+            reason = completion.finish_reason
+            logger.warning("llm %s: the model said nothing (finish_reason %s)", self.name, reason)
 
     def _tool_event(self, completion: Completion, toolbox: Toolbox) -> BrainEvent | None:
         call = completion.first_call()

@@ -157,6 +157,7 @@ async def connection(websocket: WebSocket) -> None:
         config=call_config(call_id, config, setup.first_message, turn_model=live.engines.turn is not None),
         agent=setup,
         llm=str(config.get("llm", "")),
+        fallback_llm=str(config.get("fallback_llm") or ""),
         voice=voice,
         recorder=StereoRecorder(state.settings.data_dir / recording_path(call_id)),
         on_record=store_entry,

@@ -8,6 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from vatel.server.engines.brain import Brain
+from vatel.server.engines.fallback_brain import FallbackBrain
+from vatel.server.engines.llm_brain import LLMBrain
 from vatel.server.engines.loading import Engines
 from vatel.server.live.usage import CpuUsage
 
@@ -28,6 +30,13 @@ class LiveServices:
     """The length of each ``response_audio`` chunk: shorter stops faster on a barge-in at the client,
     longer costs less CPU per second of audio (``vatel serve --audio-chunk-ms``)."""
 
-    def brain_for(self, llm: str) -> Brain:
-        """The agent's brain; an ``llm`` this server lacks gets the first one (the scripted brain)."""
-        return self.brains.get(llm) or next(iter(self.brains.values()))
+    def brain_for(self, llm: str, fallback_llm: str = "") -> Brain:
+        """The agent's brain; an ``llm`` this server lacks gets the first one (the scripted brain).
+
+        An LLM with a ``fallback_llm`` this server has is wrapped so the fallback answers a turn
+        the LLM's server cannot (``FallbackBrain``)."""
+        brain = self.brains.get(llm) or next(iter(self.brains.values()))
+        fallback = self.brains.get(fallback_llm)
+        if isinstance(brain, LLMBrain) and fallback is not None and fallback is not brain:
+            return FallbackBrain(brain, fallback)
+        return brain

@@ -104,6 +104,7 @@ class CallSession:
         config: CallConfig,
         agent: AgentSetup,
         llm: str,
+        fallback_llm: str = "",
         voice: str | None,
         recorder: StereoRecorder | None,
         on_record: TranscriptSink,
@@ -114,7 +115,7 @@ class CallSession:
         self.core = CallCore(replace(config, chunk_seconds=services.audio_chunk_seconds))
         self.usage = services.usage
         self.agent = agent
-        self.brain = services.brain_for(llm)
+        self.brain = services.brain_for(llm, fallback_llm)
         self.synthesizer = services.engines.synthesizer_for(voice)
         self.voice = voice
         self.recorder = recorder

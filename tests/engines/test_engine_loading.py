@@ -107,3 +107,9 @@ def test_the_configured_fallback_is_taken_and_announced(
     assert any(step.phase == "fallback" and "hibari-tts" in step.detail for step in steps)
     assert got.notices and "hibari-tts" in got.notices[0]
     assert "using espeak instead" in caplog.text
+
+
+def test_the_turn_model_can_be_left_out(engines: Engines) -> None:
+    without = load_engines(EngineConfig(turn_model=None, warm_up=False))
+    assert without.turn is None and engines.turn is not None
+    assert without.final_stt is engines.final_stt

@@ -91,7 +91,14 @@ def test_a_bad_database_url_is_one_clear_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "args", [("serve", "--port", "99999"), ("serve", "--port", "x"), ("keys",), ("keys", "zap")]
+    "args",
+    [
+        ("serve", "--port", "99999"),
+        ("serve", "--port", "x"),
+        ("serve", "--turn-model", "psychic"),
+        ("keys",),
+        ("keys", "zap"),
+    ],
 )
 def test_bad_flags(args: tuple[str, ...]) -> None:
     result = run(*args)

@@ -72,7 +72,9 @@ def _graceful_server(config: uvicorn.Config) -> uvicorn.Server:
     return GracefulServer(config)
 
 
-def load_live(engine_set: str = "models", audio_chunk_ms: int = 40) -> LiveServices:
+def load_live(
+    engine_set: str = "models", audio_chunk_ms: int = 40, turn_model: str = "smart-turn"
+) -> LiveServices:
     """The speech engines and brains, loaded once before serving (a few seconds, shown as it goes).
 
     ``tones`` is the set with no models (server/engines/tones.py): the real session path at almost
@@ -92,7 +94,9 @@ def load_live(engine_set: str = "models", audio_chunk_ms: int = 40) -> LiveServi
         print(f"vatel serve: {step}", file=sys.stderr, flush=True)
 
     try:
-        engines = load_engines(EngineConfig(), progress=show)
+        engines = load_engines(
+            EngineConfig(turn_model="smart-turn" if turn_model == "smart-turn" else None), progress=show
+        )
     except EngineUnavailable as error:
         raise CommandError(
             f"{error} (or run `vatel serve --rest-only` to serve without live calls)"
@@ -148,7 +152,7 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"vatel serve: the key is also kept in {settings.api_key_file} (mode 0600)", file=sys.stderr)
     database = "PostgreSQL" if settings.database_url else f"SQLite in {settings.data_dir}"
     print(f"vatel serve: http://{args.host}:{args.port} ({database})", file=sys.stderr, flush=True)
-    live = None if args.rest_only else load_live(args.engines, args.audio_chunk_ms)
+    live = None if args.rest_only else load_live(args.engines, args.audio_chunk_ms, args.turn_model)
     if live is not None:
         live = with_llms(live, settings.llms)
     names = (SCRIPTED_BRAIN, *(endpoint.name for endpoint in settings.llms))
@@ -189,6 +193,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         default="models",
         help="the speech engines of live calls: the offline models (default), or tones: no models, "
         "a loudness VAD and a tone per word, for transport benchmarks and client development",
+    )
+    serve.add_argument(
+        "--turn-model",
+        choices=["smart-turn", "none"],
+        default="smart-turn",
+        help="what decides, at each pause, whether the user has finished: Smart Turn v3.2 (default: a "
+        "sure verdict ends the turn after the agent's stop_secs, mid-sentence pauses get more time) or "
+        "none (stop_secs of silence alone ends a turn)",
     )
     serve.add_argument(
         "--config",

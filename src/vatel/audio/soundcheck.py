@@ -294,7 +294,7 @@ def play_and_capture(
                 samplerate=out_rate,
                 channels=channels,
                 dtype="float32",
-                latency="low",
+                latency="high",  # the timestamps place the signal; a deep buffer only avoids underruns
                 callback=player.callback,
             )
 

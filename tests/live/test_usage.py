@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from vatel.server.engines.native_threads import native_thread_ids, threads_cpu_seconds, threads_started_by
 from vatel.server.engines.tones import LoudnessVad, SecondsRecognizer, ToneSynthesizer, tone_engines
 from vatel.server.live.usage import CpuUsage
 
@@ -113,9 +116,80 @@ class TestCpuUsage:
         usage.call_closed(3, 104.0)  # never opened: ignored
         snap = usage.snapshot(loop_thread_cpu=1.0)
         assert snap["transport_cpu_seconds"] == pytest.approx(0.7)
-        assert snap["components"]["tts"] == {"cpu_seconds": 0.5, "calls": 1}
+        assert snap["components"]["tts"] == {
+            "cpu_seconds": 0.5,
+            "calls": 1,
+            "native_threads_cpu_seconds": 0.0,
+        }
         assert snap["open_calls"] == 1
         assert snap["call_seconds"] >= 3.0  # call 1's three seconds, plus call 2 still open
+
+
+@pytest.fixture
+def busy_thread() -> Iterator[tuple[frozenset[int], threading.Event]]:
+    """A native thread started under ``threads_started_by`` that burns 0.1 s of CPU when asked."""
+    go, stop = threading.Event(), threading.Event()
+
+    def worker() -> None:
+        go.wait()
+        burn(0.1)
+        stop.wait()
+
+    thread = threading.Thread(target=worker, daemon=True)
+    _, started = threads_started_by(thread.start)
+    try:
+        yield started, go
+    finally:
+        stop.set()
+        thread.join()
+
+
+class TestNativeThreads:
+    def test_a_started_thread_is_found_and_its_cpu_read(
+        self, busy_thread: tuple[frozenset[int], threading.Event]
+    ) -> None:
+        started, go = busy_thread
+        assert len(started) == 1 and started <= native_thread_ids()
+        before = threads_cpu_seconds(started)
+        go.set()
+        deadline = time.monotonic() + 10
+        while threads_cpu_seconds(started) - before < 0.05 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert threads_cpu_seconds(started) - before >= 0.05
+        assert threads_cpu_seconds([2**30]) == 0.0  # no such thread
+
+    def test_an_engines_native_threads_count_for_its_component(
+        self, busy_thread: tuple[frozenset[int], threading.Event]
+    ) -> None:
+        started, go = busy_thread
+        recogniser = SimpleNamespace(native_threads=started)
+        engines = SimpleNamespace(vad=None, final_stt=recogniser, interim_stt=None, synthesizers=())
+        usage = CpuUsage()
+        first = usage.snapshot(time.thread_time(), engines)  # type: ignore[arg-type]
+        go.set()
+        while threads_cpu_seconds(started) < 0.05:
+            time.sleep(0.01)
+        second = usage.snapshot(time.thread_time(), engines)  # type: ignore[arg-type]
+        stt = second["components"]["stt_final"]
+        grew = (
+            stt["native_threads_cpu_seconds"] - first["components"]["stt_final"]["native_threads_cpu_seconds"]
+        )
+        assert grew >= 0.05 and stt["cpu_seconds"] == stt["native_threads_cpu_seconds"]
+        assert second["components"]["tts"]["native_threads_cpu_seconds"] == 0.0
+
+
+@pytest.mark.models
+def test_whisper_names_the_threads_it_decodes_on() -> None:
+    from vatel.server.engines.whisper import WhisperRecognizer
+
+    recognizer = WhisperRecognizer(cpu_threads=2)
+    audio = np.random.default_rng(0).normal(0, 0.05, 16_000).astype(np.float32)
+    recognizer.transcribe(audio)
+    assert recognizer.native_threads
+    before, caller = threads_cpu_seconds(recognizer.native_threads), time.thread_time()
+    recognizer.transcribe(audio)
+    on_its_threads = threads_cpu_seconds(recognizer.native_threads) - before
+    assert on_its_threads > 5 * (time.thread_time() - caller)  # the decode runs there, not here
 
 
 class TestToneEngines:

@@ -22,7 +22,7 @@ async def usage(request: Request, caller: Caller) -> Response:
     if live is None:
         raise ApiProblem(503, "live sessions are disabled on this server (started without speech engines)")
     # This handler runs on the event loop, so the thread clock read here is the loop's.
-    return JSONResponse(live.usage.snapshot(time.thread_time()))
+    return JSONResponse(live.usage.snapshot(time.thread_time(), live.engines))
 
 
 routes = [resource("/debug/usage", GET=usage)]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from vatel.audio.pcm import Float32
+from vatel.server.engines.native_threads import threads_started_by
 from vatel.server.engines.samples import checked_samples
 
 __all__ = ["SAMPLE_RATE", "WhisperRecognizer", "bundled_model_path"]
@@ -48,15 +49,28 @@ class WhisperRecognizer:
             raise FileNotFoundError(f"no Whisper model directory at {self.model_path}")
         self.cpu_threads = cpu_threads
         self.beam_size = beam_size
-        self._model: Any = WhisperModel(
-            str(self.model_path), device="cpu", compute_type="int8", cpu_threads=cpu_threads
+        self._model: Any
+        self._model, self.native_threads = threads_started_by(
+            lambda: WhisperModel(
+                str(self.model_path), device="cpu", compute_type="int8", cpu_threads=cpu_threads
+            )
         )
+        """CTranslate2's own worker threads, where the decoding really runs (server CPU accounting)."""
+        self._first_run = True
 
     def transcribe(self, audio: Float32) -> str:
         """The text of one utterance at 16 kHz; ``""`` for empty audio or when nothing was said."""
         samples = checked_samples(audio)
         if samples.size == 0:
             return ""
+        if self._first_run:  # the worker threads may start on the first decode (the warm-up)
+            self._first_run = False
+            text, started = threads_started_by(lambda: self._decode(samples))
+            self.native_threads |= started
+            return text
+        return self._decode(samples)
+
+    def _decode(self, samples: Float32) -> str:
         segments, _info = self._model.transcribe(
             samples,
             language="en",

@@ -3,9 +3,10 @@
 Always on and cheap: one read of the calling thread's CPU clock before and after each engine call
 (about a microsecond, against 100+ µs for the cheapest call timed). The components are timed in
 the thread that runs them (the VAD and the brain on the event loop, recognition and synthesis in
-the worker pool), so the transport is the event loop's CPU minus the VAD and the brain, and what
-no timed call accounts for is "other threads": model libraries' own worker threads (Whisper
-decodes on two), the database thread and the pool's idle bookkeeping. Read through
+the worker pool), so the transport is the event loop's CPU minus the VAD and the brain. An engine
+that computes on its own native threads (Whisper: CTranslate2's workers) names them
+(``native_threads``) and their CPU is added to its component; what remains is "other threads"
+(the database thread, the pool's bookkeeping, idle spinning of model thread pools). Read through
 ``GET /debug/usage``; ``benchmarks/density.py`` turns two snapshots into CPU seconds per
 session-second.
 """
@@ -18,6 +19,9 @@ from collections.abc import AsyncIterator, Callable, Generator
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
+from vatel.server.engines.loading import Engines
+from vatel.server.engines.native_threads import threads_cpu_seconds
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -29,6 +33,25 @@ ON_THE_LOOP = ("vad", "brain")
 class ComponentUsage:
     cpu_seconds: float = 0.0
     calls: int = 0
+
+
+def native_cpu(engines: Engines) -> dict[str, float]:
+    """CPU spent so far on the native threads of each component's engines."""
+    interim: Any = engines.interim_stt  # the final recogniser itself when it gives interims too
+    owners: dict[str, list[Any]] = {
+        "vad": [engines.vad],
+        "stt_final": [engines.final_stt],
+        "stt_interim": [interim] if interim is not None and interim is not engines.final_stt else [],
+        "tts": list(engines.synthesizers),
+    }
+    out: dict[str, float] = {}
+    for component, models in owners.items():
+        threads: set[int] = set()
+        for model in models:
+            threads |= getattr(model, "native_threads", frozenset())
+        if threads:
+            out[component] = threads_cpu_seconds(threads)
+    return out
 
 
 class _Pass:
@@ -109,28 +132,38 @@ class CpuUsage:
                 self.open_calls -= 1
                 self._ended_call_seconds += now - since
 
-    def snapshot(self, loop_thread_cpu: float) -> dict[str, Any]:
-        """The counters so far; ``loop_thread_cpu`` is ``time.thread_time()`` read on the event loop.
+    def snapshot(self, loop_thread_cpu: float, engines: Engines | None = None) -> dict[str, Any]:
+        """The counters so far; ``loop_thread_cpu`` is ``time.thread_time()`` read on the event loop,
+        and ``engines`` are asked for their native threads.
 
         Every figure only grows, so the difference of two snapshots covers the time between them.
         """
+        native = native_cpu(engines) if engines is not None else {}
         now = time.monotonic()
         with self._lock:
             components = {
-                name: {"cpu_seconds": usage.cpu_seconds, "calls": usage.calls}
+                name: {
+                    "cpu_seconds": usage.cpu_seconds + native.get(name, 0.0),
+                    "calls": usage.calls,
+                    "native_threads_cpu_seconds": native.get(name, 0.0),
+                }
                 for name, usage in self.components.items()
             }
             call_seconds = self._ended_call_seconds + sum(now - since for since in self._open_since.values())
             open_calls = self.open_calls
-        on_loop = sum(components[name]["cpu_seconds"] for name in ON_THE_LOOP)
-        in_pool = sum(usage["cpu_seconds"] for name, usage in components.items() if name not in ON_THE_LOOP)
+        timed = {
+            name: usage["cpu_seconds"] - usage["native_threads_cpu_seconds"]
+            for name, usage in components.items()
+        }
+        on_loop = sum(timed[name] for name in ON_THE_LOOP)
+        elsewhere = sum(usage["cpu_seconds"] for usage in components.values()) - on_loop
         process = time.process_time()
         return {
             "monotonic": now,
             "process_cpu_seconds": process,
             "event_loop_cpu_seconds": loop_thread_cpu,
             "transport_cpu_seconds": max(0.0, loop_thread_cpu - on_loop),
-            "other_threads_cpu_seconds": max(0.0, process - loop_thread_cpu - in_pool),
+            "other_threads_cpu_seconds": max(0.0, process - loop_thread_cpu - elsewhere),
             "components": components,
             "open_calls": open_calls,
             "call_seconds": call_seconds,

@@ -167,8 +167,9 @@ def lateness(listener: Listener, start: float, end: float) -> tuple[list[float],
 
 
 async def transport_level(
-    url: str, key: str, agent_id: str, sessions: int, seconds: float, deflate: bool
+    url: str, key: str, agent_id: str, sessions: int, seconds: float, deflate: bool, settle: float = 2.0
 ) -> dict[str, Any]:
+    """One level: ``sessions`` calls streaming both ways; measured for ``seconds`` after ``settle``."""
     async with vatel.Client(api_key=key, base_url=url) as client:
         limit = asyncio.Semaphore(16)
 
@@ -201,7 +202,6 @@ async def transport_level(
     readers = [asyncio.create_task(_listen(ws, listeners[i])) for i, ws in enumerate(sockets)]
     groups = [sockets[phase::PHASES] for phase in range(PHASES)]
     send_lag: list[float] = []
-    settle = 2.0
     base = time.monotonic()
     stop = base + settle + seconds
     tick = 0

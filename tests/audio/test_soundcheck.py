@@ -138,10 +138,22 @@ def test_a_capture_drops_the_settling_time_and_knows_when_it_was_heard(
     capture = soundcheck.record(MIC, 0.5)
     assert capture.rate == RATE
     assert len(capture.samples) == RATE // 2
-    skipped = round(soundcheck.SETTLE * RATE)
-    expected = (np.arange(skipped, skipped + RATE // 2) * 1e-6).astype(np.float32)
+    first = round(float(capture.samples[0]) / 1e-6)  # which sample of the stream it starts at
+    assert first >= round(soundcheck.SETTLE * RATE)  # the settling time was dropped
+    expected = (np.arange(first, first + RATE // 2) * 1e-6).astype(np.float32)
     np.testing.assert_array_equal(capture.samples, expected)  # stereo mixed down, in order, none lost
-    assert capture.start_time == pytest.approx(T0 + skipped / RATE)
+    assert capture.start_time == pytest.approx(T0 + first / RATE)
+
+
+def test_probes_on_one_stream_follow_each_other(fake_streams: type[FakeInputStream]) -> None:
+    with soundcheck.Listening(MIC) as listening:
+        one = listening.record(0.1)
+        two = listening.record(0.1)
+    assert len(one.samples) == len(two.samples) == RATE // 10
+    gap = round(float(two.samples[0]) / 1e-6) - round(float(one.samples[-1]) / 1e-6)
+    assert gap >= 1  # the second starts after the first, never overlapping it
+    assert two.start_time is not None and one.start_time is not None
+    assert two.start_time - one.start_time == pytest.approx((gap + len(one.samples) - 1) / RATE)
 
 
 def test_a_device_that_will_not_start_is_one_clear_error(fake_streams: type[FakeInputStream]) -> None:

@@ -23,7 +23,16 @@ from vatel.audio.errors import AudioError, DeviceOpenError
 from vatel.audio.pcm import Float32, resample, to_mono
 from vatel.audio.portaudio import sounddevice
 
-__all__ = ["STANDARD_RATES", "Capture", "StalledDeviceError", "accepted_rates", "play_and_capture", "record"]
+__all__ = [
+    "STANDARD_RATES",
+    "Capture",
+    "Listening",
+    "PlayedCapture",
+    "StalledDeviceError",
+    "accepted_rates",
+    "play_and_capture",
+    "record",
+]
 
 STANDARD_RATES = (8_000, 16_000, 22_050, 24_000, 44_100, 48_000)
 START_LIMIT = 2.0
@@ -71,14 +80,13 @@ class Capture:
 class _Collector:
     """The input callback's side: blocks and their ADC times, appended and nothing else."""
 
-    def __init__(self, wanted_seconds: float) -> None:
-        self.wanted_seconds = wanted_seconds
+    def __init__(self) -> None:
         self.rate = 0
         self.blocks: list[Float32] = []
         self.times: list[tuple[int, float]] = []
         self.count = 0
+        """Samples captured so far (int updates are atomic under the GIL: read from any thread)."""
         self.first = threading.Event()
-        self.full = threading.Event()
 
     def callback(self, indata: Any, frames: int, stamp: Any, status: Any) -> None:
         adc = float(stamp.inputBufferAdcTime) or float(stamp.currentTime)
@@ -87,8 +95,6 @@ class _Collector:
         self.blocks.append(to_mono(indata).copy())
         self.count += frames
         self.first.set()
-        if self.count >= self.wanted_seconds * self.rate:
-            self.full.set()
 
     def covers(self, moment: float) -> bool:
         """Has a block captured at or after ``moment`` (stream time) arrived? (True without timestamps.)"""
@@ -97,12 +103,15 @@ class _Collector:
         index, adc = self.times[-1]
         return adc + (self.count - index) / self.rate >= moment
 
-    def capture(self, skip: int = 0) -> Capture:
-        samples = np.concatenate(self.blocks) if self.blocks else np.zeros(0, np.float32)
-        start = None
-        if self.times:  # the median of every block's estimate: robust to one late timestamp
-            start = float(np.median([t - index / self.rate for index, t in self.times])) + skip / self.rate
-        return Capture(samples[skip:], self.rate, start)
+    def capture(self, start: int, end: int) -> Capture:
+        """Samples ``start:end`` of the stream, and the stream time of ``start``."""
+        blocks = list(self.blocks)
+        samples = np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
+        times = list(self.times)
+        when = None
+        if times:  # the median of every block's estimate: robust to one late timestamp
+            when = float(np.median([t - index / self.rate for index, t in times])) + start / self.rate
+        return Capture(samples[start:end], self.rate, when)
 
 
 def _open_input(device: Device, collector: _Collector) -> Any:
@@ -152,22 +161,90 @@ def _close(stream: Any) -> None:
         stream.close()
 
 
-def record(device: Device, seconds: float) -> Capture:
-    """``seconds`` of mono audio from ``device`` (at the first rate it takes), after it settles."""
-    collector = _Collector(SETTLE + seconds)
-    stream = _open_input(device, collector)
-    try:
-        _wait_first(stream, collector, device)
-        if not collector.full.wait(START_LIMIT + 2 * (SETTLE + seconds)):
+class Listening:
+    """An input stream kept open across probes (``with Listening(device) as mic:``), so it starts and
+    settles once: some devices (the virtual card's PulseAudio null sinks among them) take seconds
+    to deliver their first block."""
+
+    def __init__(self, device: Device) -> None:
+        self.device = device
+        self._collector = _Collector()
+        self._stream: Any = None
+
+    @property
+    def rate(self) -> int:
+        return self._collector.rate
+
+    def __enter__(self) -> Listening:
+        self._stream = _open_input(self.device, self._collector)
+        try:
+            _wait_first(self._stream, self._collector, self.device)
+            self._wait_for(self._collector.count + round(SETTLE * self._collector.rate))
+        except BaseException:
+            _close(self._stream)
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        _close(self._stream)
+
+    def _wait_for(self, count: int) -> None:
+        collector = self._collector
+        if not _wait(lambda: collector.count >= count, START_LIMIT + 2 * count / collector.rate):
             raise StalledDeviceError(
-                f"input device {device.label()} stopped delivering audio after "
+                f"input device {self.device.label()} stopped delivering audio after "
                 f"{collector.count / collector.rate:.2f} s; choose another with --input-device"
             )
-    finally:
-        _close(stream)
-    capture = collector.capture(skip=round(SETTLE * collector.rate))
-    end = round(seconds * capture.rate)
-    return Capture(capture.samples[:end], capture.rate, capture.start_time)
+
+    def record(self, seconds: float) -> Capture:
+        """The next ``seconds`` of mono audio."""
+        start = self._collector.count
+        end = start + round(seconds * self.rate)
+        self._wait_for(end)
+        return self._collector.capture(start, end)
+
+    def play(self, output: Device, signal: Float32, rate: int, *, tail: float = 0.5) -> PlayedCapture:
+        """Play ``signal`` (mono at ``rate``) on ``output`` and return what this input heard meanwhile.
+
+        The output starts with silence until it really plays, then the signal is played, followed
+        by ``tail`` seconds of silence so a late echo is still captured. Returned resampled to
+        ``rate``.
+        """
+        sd = sounddevice()
+        collector = self._collector
+        start = collector.count
+        player: _Player | None = None
+
+        def factory(out_rate: int, channels: int) -> Any:
+            nonlocal player
+            body = resample(signal, rate, out_rate)
+            player = _Player(np.concatenate([body, np.zeros(round(tail * out_rate), np.float32)]), out_rate)
+            return sd.OutputStream(
+                device=output.index,
+                samplerate=out_rate,
+                channels=channels,
+                dtype="float32",
+                latency="high",  # the timestamps place the signal; a deep buffer only avoids underruns
+                callback=player.callback,
+            )
+
+        out_stream = open_stream(output, "output", factory)
+        assert player is not None
+        try:
+            _play(out_stream, player, collector, output)
+        finally:
+            _close(out_stream)
+        capture = collector.capture(start, collector.count)
+        played_at = None
+        if player.start_time is not None and capture.start_time is not None:
+            played_at = player.start_time - capture.start_time
+        return PlayedCapture(resample(capture.samples, capture.rate, rate), rate, played_at)
+
+
+def record(device: Device, seconds: float) -> Capture:
+    """``seconds`` of mono audio from ``device`` (at the first rate it takes), after it settles."""
+    with Listening(device) as listening:
+        return listening.record(seconds)
 
 
 class _Player:
@@ -271,44 +348,6 @@ def _play(stream: Any, player: _Player, collector: _Collector, output: Device) -
 def play_and_capture(
     output: Device, input_device: Device, signal: Float32, rate: int, *, tail: float = 0.5
 ) -> PlayedCapture:
-    """Play ``signal`` (mono at ``rate``) on ``output`` while capturing ``input_device``.
-
-    The capture starts first and settles, the output starts with silence until it really plays,
-    then the signal is played, followed by ``tail`` seconds of silence so a late echo is still
-    captured. Returned resampled to ``rate``.
-    """
-    sd = sounddevice()
-    collector = _Collector(wanted_seconds=float("inf"))
-    stream = _open_input(input_device, collector)
-    player: _Player | None = None
-    try:
-        _wait_first(stream, collector, input_device)
-        time.sleep(SETTLE)
-
-        def factory(out_rate: int, channels: int) -> Any:
-            nonlocal player
-            body = resample(signal, rate, out_rate)
-            player = _Player(np.concatenate([body, np.zeros(round(tail * out_rate), np.float32)]), out_rate)
-            return sd.OutputStream(
-                device=output.index,
-                samplerate=out_rate,
-                channels=channels,
-                dtype="float32",
-                latency="high",  # the timestamps place the signal; a deep buffer only avoids underruns
-                callback=player.callback,
-            )
-
-        out_stream = open_stream(output, "output", factory)
-        assert player is not None
-        try:
-            _play(out_stream, player, collector, output)
-        finally:
-            _close(out_stream)
-    finally:
-        _close(stream)
-    capture = collector.capture()
-    samples = resample(capture.samples, capture.rate, rate)
-    played_at = None
-    if player.start_time is not None and capture.start_time is not None:
-        played_at = player.start_time - capture.start_time
-    return PlayedCapture(samples, rate, played_at)
+    """:meth:`Listening.play` on a fresh input stream."""
+    with Listening(input_device) as listening:
+        return listening.play(output, signal, rate, tail=tail)

@@ -31,7 +31,7 @@ from vatel.audio.echo_path import chirp, find_echo
 from vatel.audio.errors import AudioError
 from vatel.audio.mic_level import judge_capture
 from vatel.audio.pcm import WIRE_RATE
-from vatel.audio.soundcheck import accepted_rates, play_and_capture, record
+from vatel.audio.soundcheck import Listening, accepted_rates
 from vatel.cli.doctor_report import DeviceRates, Report
 from vatel.client import DEFAULT_BASE_URL, Client
 from vatel.errors import APIConnectionError, APIError, AuthenticationError, PermissionDeniedError
@@ -129,10 +129,11 @@ def _chosen(
 # --- microphone -----------------------------------------------------------------------------------
 
 
-def check_microphone(report: Report, device: Device) -> None:
+def check_microphone(report: Report, listening: Listening) -> None:
+    device = listening.device
     _say(f"listening to {device.label()} for {PROBE_SECONDS:g} s: say something")
     try:
-        capture = record(device, PROBE_SECONDS)
+        capture = listening.record(PROBE_SECONDS)
     except AudioError as error:
         report.add("microphone", "fail", str(error), "choose another microphone with --input-device")
         return
@@ -158,12 +159,12 @@ def check_microphone(report: Report, device: Device) -> None:
 # --- speaker -> microphone ------------------------------------------------------------------------
 
 
-def check_echo(report: Report, output: Device, input_device: Device) -> None:
-    report.headings["echo"] = f"{output.label()} -> {input_device.label()}"
+def check_echo(report: Report, output: Device, listening: Listening) -> None:
+    report.headings["echo"] = f"{output.label()} -> {listening.device.label()}"
     played = chirp(WIRE_RATE)
-    _say(f"playing a short chirp on {output.label()} and listening on {input_device.label()}")
+    _say(f"playing a short chirp on {output.label()} and listening on {listening.device.label()}")
     try:
-        capture = play_and_capture(output, input_device, played, WIRE_RATE)
+        capture = listening.play(output, played, WIRE_RATE)
     except AudioError as error:
         report.add("echo", "fail", str(error), "choose other devices with --output-device/--input-device")
         return
@@ -325,13 +326,20 @@ def check_sound(report: Report, args: argparse.Namespace, sections: list[str]) -
         return
     mic = _chosen(report, sections[0], devices, args.input_device, "input")
     speaker = _chosen(report, "echo", devices, args.output_device, "output") if "echo" in sections else None
-    if "microphone" in sections and mic is not None:
-        check_microphone(report, mic)
-    if "echo" in sections and speaker is not None:
-        if mic is None:
+    if mic is None:
+        if speaker is not None:
             report.add("echo", "skip", "not checked: no usable input device")
-        else:
-            check_echo(report, speaker, mic)
+        return
+    try:
+        with Listening(mic) as listening:  # one input stream for both probes: it starts and settles once
+            if "microphone" in sections:
+                check_microphone(report, listening)
+            if speaker is not None:
+                check_echo(report, speaker, listening)
+    except AudioError as error:
+        report.add(sections[0], "fail", str(error), "choose another microphone with --input-device")
+        if speaker is not None and sections[0] != "echo":
+            report.add("echo", "skip", "not checked: the microphone did not start")
 
 
 def _positive_float(text: str) -> float:

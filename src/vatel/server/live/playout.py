@@ -35,11 +35,14 @@ class Playout:
     play_end: float = 0.0
     """When the client will have played everything sent so far."""
     final_sent: bool = False
+    _undone: int = 0
+    """Segments not yet fully synthesised (``synthesised`` is asked for every chunk sent)."""
 
     # --- filling --------------------------------------------------------------------------------
 
     def add_segment(self, text: str) -> int:
         self.segments.append(Segment(text))
+        self._undone += 1
         return len(self.segments) - 1
 
     def add_audio(self, segment: int, pcm: bytes) -> None:
@@ -52,12 +55,13 @@ class Playout:
         self.segments[segment].seconds += len(pcm) / BYTES_PER_SECOND
 
     def segment_done(self, segment: int) -> None:
-        if 0 <= segment < len(self.segments):
+        if 0 <= segment < len(self.segments) and not self.segments[segment].done:
             self.segments[segment].done = True
+            self._undone -= 1
 
     @property
     def synthesised(self) -> bool:
-        return all(segment.done for segment in self.segments)
+        return self._undone == 0
 
     # --- sending --------------------------------------------------------------------------------
 

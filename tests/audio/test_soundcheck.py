@@ -13,6 +13,7 @@ import pytest
 
 from vatel.audio import devices, soundcheck
 from vatel.audio.devices import Device
+from vatel.audio.echo_path import chirp, find_echo
 from vatel.audio.errors import DeviceOpenError
 from vatel.audio.soundcheck import STANDARD_RATES, StalledDeviceError, accepted_rates
 
@@ -173,3 +174,107 @@ def test_a_device_that_never_delivers_is_stalled(
         StalledDeviceError, match=r"delivered no audio in 0.01 s: another program may hold it"
     ):
         soundcheck.record(MIC, 0.5)
+
+
+# --- a signal played and heard again, in a fake room -------------------------------------------------------
+
+
+class Room:
+    """One thread plays the part of both devices on one fake clock: every 20 ms block, the output
+    callback is asked for audio (to be heard ``OUT_LATENCY`` later), the air carries it to the
+    microphone ``DELAY`` later at ``GAIN``, and the input callback gets what the air held
+    ``IN_LATENCY`` ago. PortAudio's timestamps are exact, so the measured delay must be ``DELAY``."""
+
+    OUT_LATENCY, IN_LATENCY, DELAY, GAIN = 0.03, 0.01, 0.045, 0.25
+
+    def __init__(self) -> None:
+        self.input: Any = None
+        self.output: Any = None
+        self.air = np.zeros(20 * RATE, np.float32)
+        self.now = T0
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        tick = 0
+        while not self.stopped.is_set() and (tick + 2) * BLOCK < len(self.air) - RATE:
+            self.now = T0 + tick * BLOCK / RATE
+            output = self.output
+            if output is not None and output.started:
+                block = np.zeros((BLOCK, output.channels), np.float32)
+                stamp = SimpleNamespace(outputBufferDacTime=self.now + self.OUT_LATENCY, currentTime=self.now)
+                output.callback(block, BLOCK, stamp, SimpleNamespace(output_underflow=False))
+                at = tick * BLOCK + round((self.OUT_LATENCY + self.DELAY) * RATE)
+                self.air[at : at + BLOCK] += self.GAIN * block[:, 0]
+            heard_at = tick * BLOCK - round(self.IN_LATENCY * RATE)
+            heard = (
+                self.air[max(0, heard_at) : heard_at + BLOCK]
+                if heard_at >= 0
+                else np.zeros(BLOCK, np.float32)
+            )
+            stamp = SimpleNamespace(inputBufferAdcTime=self.now - self.IN_LATENCY, currentTime=self.now)
+            self.input.callback(heard[:, None].copy(), BLOCK, stamp, SimpleNamespace(input_overflow=False))
+            tick += 1
+            time.sleep(0.0005)
+
+
+def fake_room(monkeypatch: pytest.MonkeyPatch) -> Room:
+    room = Room()
+
+    class Input:
+        def __init__(
+            self, *, device: int, samplerate: int, channels: int, dtype: str, latency: str, callback: Any
+        ):
+            self.callback = callback
+            room.input = self
+
+        def start(self) -> None:
+            room.thread.start()
+
+        def abort(self) -> None:
+            room.stopped.set()
+            room.thread.join()
+
+        def close(self) -> None:
+            pass
+
+    class Output:
+        def __init__(
+            self, *, device: int, samplerate: int, channels: int, dtype: str, latency: str, callback: Any
+        ):
+            self.callback, self.channels, self.started = callback, channels, False
+            self.latency = Room.OUT_LATENCY
+            room.output = self
+
+        @property
+        def time(self) -> float:
+            return room.now
+
+        def start(self) -> None:
+            self.started = True
+
+        def abort(self) -> None:
+            room.output = None
+
+        def close(self) -> None:
+            pass
+
+    module = SimpleNamespace(PortAudioError=FakeError, InputStream=Input, OutputStream=Output)
+    monkeypatch.setattr(soundcheck, "sounddevice", lambda: module)
+    monkeypatch.setattr(devices, "sounddevice", lambda: module)
+    return room
+
+
+def test_a_played_signal_is_placed_in_the_capture_by_the_timestamps(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_room(monkeypatch)
+    speaker = Device(4, "speaker", "ALSA", 0, 2, RATE)
+    played = chirp(RATE)
+    with soundcheck.Listening(MIC) as listening:
+        heard = listening.play(speaker, played, RATE, tail=0.3)
+    assert heard.rate == RATE and heard.played_at is not None
+    echo = find_echo(played, heard.samples, RATE, heard.played_at)
+    assert echo.found
+    assert echo.delay_ms == pytest.approx(Room.DELAY * 1000, abs=1000 / RATE)
+    assert echo.level_db == pytest.approx(20 * np.log10(Room.GAIN), abs=0.1)
+    # It was captured whole, with the tail after it (a late echo would have been heard).
+    assert len(heard.samples) / RATE >= heard.played_at + Room.DELAY + len(played) / RATE

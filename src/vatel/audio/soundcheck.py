@@ -30,7 +30,6 @@ __all__ = [
     "PlayedCapture",
     "StalledDeviceError",
     "accepted_rates",
-    "play_and_capture",
     "record",
 ]
 
@@ -343,11 +342,3 @@ def _play(stream: Any, player: _Player, collector: _Collector, output: Device) -
             f"the output device's clock or the capture stalled while the test signal played "
             f"(output {output.label()}); choose other devices with --output-device/--input-device"
         )
-
-
-def play_and_capture(
-    output: Device, input_device: Device, signal: Float32, rate: int, *, tail: float = 0.5
-) -> PlayedCapture:
-    """:meth:`Listening.play` on a fresh input stream."""
-    with Listening(input_device) as listening:
-        return listening.play(output, signal, rate, tail=tail)

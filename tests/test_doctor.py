@@ -172,3 +172,12 @@ def test_against_a_real_vatel_serve(capsys: pytest.CaptureFixture[str], tmp_path
     assert f"OK    {server.url} answers and the API key works (organization " in good_out
     assert bad == 1
     assert f"FAIL  {server.url} answers but refuses the API key (401" in bad_out
+
+
+@pytest.mark.unit
+def test_how_an_echo_delay_is_said() -> None:
+    from vatel.cli.doctor import _delay_phrase
+
+    assert _delay_phrase(31.4) == "31 ms later"
+    assert _delay_phrase(None) == "(delay unknown: the devices give no timestamps)"
+    assert _delay_phrase(-12.0).startswith("at once (the devices' timestamps are 12 ms apart")

@@ -176,9 +176,7 @@ def check_echo(report: Report, output: Device, listening: Listening) -> None:
     }
     if echo.found:
         assert echo.level_db is not None
-        delay = (
-            f"{echo.delay_ms:.0f} ms later" if echo.delay_ms is not None else "(delay unknown: no timestamps)"
-        )
+        delay = _delay_phrase(echo.delay_ms)
         report.add(
             "echo",
             "warn",
@@ -207,6 +205,14 @@ def check_echo(report: Report, output: Device, listening: Listening) -> None:
             "cancellation to do)",
             data=figures,
         )
+
+
+def _delay_phrase(delay_ms: float | None) -> str:
+    if delay_ms is None:
+        return "(delay unknown: the devices give no timestamps)"
+    if delay_ms < 0:  # an echo cannot come first: the two devices' clocks disagree
+        return f"at once (the devices' timestamps are {-delay_ms:.0f} ms apart, so the delay is unknown)"
+    return f"{delay_ms:.0f} ms later"
 
 
 def _db(value: float) -> str:

@@ -176,3 +176,36 @@ def test_recording_the_replay_over_its_own_recording_is_refused(recorded: tuple[
     )
     assert result.returncode == 1
     assert result.stderr == "error: --record must name another directory than the recording being replayed\n"
+
+
+async def listen_only(live: LiveSession) -> None:
+    await live.send("session_started", {"id": "call-listen"})
+    await live.wait_until(lambda: live.closed, 30, "the replay to close")
+
+
+def test_frames_past_the_end_of_a_cut_wav_are_not_sent_and_say_so(
+    recorded: tuple[Path, bytes], tmp_path: Path
+) -> None:
+    copy = tmp_path / "short"
+    shutil.copytree(recorded[0], copy)
+    with wave.open(str(recorded[0] / "session.wav")) as wav:
+        half = wav.readframes(wav.getnframes() // 2)
+    with wave.open(str(copy / "session.wav"), "wb") as wav:  # as a session killed half way leaves it
+        wav.setnchannels(2)
+        wav.setsampwidth(2)
+        wav.setframerate(RATE)
+        wav.writeframes(half)
+    result, live = replay(copy, listen_only, "--json")
+    assert result.returncode == 3
+    assert f"of {copy}/messages.jsonl are past the end of {copy}/session.wav" in result.stderr
+    out = json.loads(result.stdout)
+    sent_then, sent_now = out["messages"]["out"]["input_audio"]
+    assert 0 < sent_now < sent_then and len(live.input_frames) == sent_now
+
+
+def test_a_base_url_without_a_key_is_refused(recorded: tuple[Path, bytes]) -> None:
+    result = run(["replay", str(recorded[0]), "--base-url", "http://127.0.0.1:9"])
+    assert result.returncode == 1
+    assert (
+        result.stderr == "error: no API key for http://127.0.0.1:9: pass --api-key (or set VATEL_API_KEY)\n"
+    )

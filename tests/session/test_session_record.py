@@ -193,3 +193,33 @@ def test_a_record_dir_that_cannot_be_written_is_one_line_before_connecting(
     assert result.stderr.startswith(f"error: --record {record}"), result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert blocker.read_text() == "a file, not a directory"
+
+
+def test_ctrl_c_writes_the_final_report_and_closes_the_files(tmp_path: Path) -> None:
+    record = tmp_path / "rec"
+    with SessionServer(endless) as server:
+        process = subprocess.Popen(
+            record_args(server, tmp_path, record),
+            env=clean_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            log = record / "messages.jsonl"
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and (not log.exists() or log.read_bytes().count(b"\n") < 100):
+                time.sleep(0.05)
+            process.send_signal(signal.SIGINT)
+            code = process.wait(timeout=15)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert code == 130
+    lines = log_lines(record / "messages.jsonl")  # every line parses, the last one too
+    report = orjson.loads((record / "report.json").read_bytes())
+    assert report["complete"] is True and report["session_id"] == "call-long"
+    assert sum(report["messages"]["out"].values()) + sum(report["messages"]["in"].values()) == len(lines)
+    left, _ = channels(record / "session.wav")
+    last = [line for line in lines if line["type"] == "input_audio"][-1]["audio"]
+    assert len(left) // 2 >= last["offset"] + last["samples"]  # all of it, not just up to half a second ago

@@ -181,3 +181,31 @@ def test_how_an_echo_delay_is_said() -> None:
     assert _delay_phrase(31.4) == "31 ms later"
     assert _delay_phrase(None) == "(delay unknown: the devices give no timestamps)"
     assert _delay_phrase(-12.0).startswith("at once (the devices' timestamps are 12 ms apart")
+
+
+@pytest.mark.unit
+def test_a_machine_with_only_a_speaker(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No PortAudio needed: the device list is given, so only the report's logic runs."""
+    from vatel.audio.devices import Device
+    from vatel.cli import doctor as doctor_module
+
+    hdmi = Device(0, "HDMI 0", "ALSA", 0, 8, 48_000, default_output=True)
+    monkeypatch.setattr(doctor_module, "list_devices", lambda: [hdmi])
+    monkeypatch.setattr(doctor_module, "accepted_rates", lambda device, kind: [])
+    code = main(["doctor", "--skip", "server"])
+    out = capsys.readouterr().out
+    assert code == 1
+    devices = lines_of(out, "Devices")
+    [row] = [line for line in devices if "HDMI 0" in line and "accepts" not in line]
+    assert row.startswith("   <") and row.endswith("  out -")  # the default output; no standard rate
+    assert "  FAIL  no input device" in devices
+    assert "        fix: connect a microphone, then run vatel doctor again" in devices
+    info = (
+        '  INFO  0 "HDMI 0" accepts none of the standard rates as an output '
+        "(it may still open at its own 48000 Hz)"
+    )
+    assert info in devices
+    assert lines_of(out, "Microphone")[1] == "  SKIP  not checked: no input device"
+    assert lines_of(out, "Speaker -> microphone")[1] == "  SKIP  not checked: no usable input device"

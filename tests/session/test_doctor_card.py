@@ -96,7 +96,7 @@ def test_a_silent_feed_is_no_signal_at_all(virtual_card: VirtualCard) -> None:
     rates = "in 8 16 22.05 24 44.1 48 / out 8 16 22.05 24 44.1 48"  # PulseAudio resamples anything
     [default] = [line for line in devices if line.startswith("  ><")]  # both defaults
     assert " default " in default and default.endswith(rates)
-    assert devices[-1] == "  OK    2 input and 2 output devices"
+    assert devices[-1] == "  OK    2 input devices and 2 output devices"
     mic = section(out, "Microphone")
     assert mic[1].startswith("  FAIL  no signal at all: 1.0 s of exact zeros")
     assert mic[2].startswith("        fix: the OS probably denies microphone access, or the device is muted")

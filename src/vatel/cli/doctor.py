@@ -28,7 +28,7 @@ from typing import Any
 
 from vatel.audio.devices import Device, Kind, choose, list_devices
 from vatel.audio.echo_path import chirp, find_echo
-from vatel.audio.errors import AudioError
+from vatel.audio.errors import AudioError, NoAudioError
 from vatel.audio.mic_level import judge_capture
 from vatel.audio.pcm import WIRE_RATE
 from vatel.audio.soundcheck import Listening, accepted_rates
@@ -106,8 +106,12 @@ def check_devices(report: Report) -> list[Device] | None:
                     f"(it may still open at its own {entry.device.default_rate} Hz)",
                 )
     if inputs and outputs:
-        report.add("devices", "ok", f"{len(inputs)} input and {len(outputs)} output devices")
+        report.add("devices", "ok", f"{_count(inputs, 'input')} and {_count(outputs, 'output')}")
     return devices
+
+
+def _count(devices: Sequence[Device], kind: str) -> str:
+    return f"{len(devices)} {kind} device{'' if len(devices) == 1 else 's'}"
 
 
 def _role(kind: Kind | str) -> str:
@@ -119,6 +123,9 @@ def _chosen(
 ) -> Device | None:
     try:
         return choose(devices, spec, kind)
+    except NoAudioError:  # the Devices section has said so, with the fix
+        report.add(section, "skip", f"not checked: no {kind} device")
+        return None
     except AudioError as error:
         report.add(
             section, "fail", str(error), f"pick a {_role(kind)} from the Devices table with --{kind}-device"

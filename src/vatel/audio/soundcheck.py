@@ -34,8 +34,9 @@ __all__ = [
 ]
 
 STANDARD_RATES = (8_000, 16_000, 22_050, 24_000, 44_100, 48_000)
-START_LIMIT = 2.0
-"""Seconds a stream may take to deliver its first block before the device counts as stalled."""
+START_LIMIT = 4.0
+"""Seconds a stream may take to deliver its first block before the device counts as stalled (the
+virtual card's idle null sinks took up to 2 s on a loaded machine)."""
 SETTLE = 0.15
 """Seconds dropped after the first block: some devices ramp their gain or deliver a click first."""
 OUTPUT_START_LIMIT = 4.0

@@ -31,7 +31,7 @@ def test_empty_and_silent_audio_give_no_text(whisper: WhisperRecognizer) -> None
 
 
 def test_a_column_vector_is_mono(whisper: WhisperRecognizer, user_says: Speak) -> None:
-    assert "window" in whisper.transcribe(user_says("By the window.")[:, None]).lower()
+    assert "window" in whisper.transcribe(user_says("Could we sit by the window?")[:, None]).lower()
 
 
 @pytest.mark.parametrize(
@@ -53,3 +53,41 @@ def test_a_model_name_is_never_taken_for_a_path(tmp_path: object) -> None:
 
     with pytest.raises(FileNotFoundError):
         WhisperRecognizer(Path("tiny.en"))
+
+
+WINDOW_SENTENCES = [
+    "What time do you close on Sunday?",
+    "I need to cancel my reservation.",
+    "Do you take credit cards?",
+    "Thank you very much for your help.",
+    "Goodbye.",
+]
+
+
+def test_the_utterance_window_is_as_accurate_as_the_full_one(
+    whisper: WhisperRecognizer, user_says: Speak, wer: Callable[[str, str], float]
+) -> None:
+    assert whisper.window == "utterance"
+    heard = {sentence: whisper.transcribe(user_says(sentence)) for sentence in WINDOW_SENTENCES}
+    full = WhisperRecognizer(whisper.model_path, cpu_threads=whisper.cpu_threads, window="full")
+    before = {sentence: full.transcribe(user_says(sentence)) for sentence in WINDOW_SENTENCES}
+    ours = sum(wer(s, heard[s]) for s in WINDOW_SENTENCES) / len(WINDOW_SENTENCES)
+    theirs = sum(wer(s, before[s]) for s in WINDOW_SENTENCES) / len(WINDOW_SENTENCES)
+    assert ours <= theirs + 0.05, (heard, before)
+    assert all("goodbye goodbye" not in text.lower() for text in heard.values())  # no decoding loop
+
+
+def test_window_lengths() -> None:
+    from vatel.server.engines.whisper import window_seconds
+
+    assert window_seconds(0) == 10 and window_seconds(16_000 * 3) == 10
+    assert window_seconds(16_000 * 12) == 13 and window_seconds(16_000 * 45) == 30
+
+
+def test_a_decoding_loop_is_recognised() -> None:
+    from vatel.server.engines.whisper import repeats_itself
+
+    assert repeats_itself([5, 6, 7, 5, 6, 7])
+    assert repeats_itself([1, 2, 9, 9, 9])
+    assert not repeats_itself([1, 9, 9, 2, 5, 6, 7, 8, 5, 6])
+    assert not repeats_itself([])

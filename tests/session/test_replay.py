@@ -136,6 +136,12 @@ def damage(recording: Path, target: Path, how: str) -> Path:
         (target / "session.wav").write_bytes(b"RIFF not really a wav")
     elif how == "mono wav":
         write_wav(target / "session.wav", bytes(4800), RATE)
+    elif how == "8-bit wav":
+        with wave.open(str(target / "session.wav"), "wb") as wav:
+            wav.setnchannels(2)
+            wav.setsampwidth(1)
+            wav.setframerate(RATE)
+            wav.writeframes(bytes(4800))
     elif how == "empty log":
         (target / "messages.jsonl").write_bytes(b"")
     elif how == "garbage log":
@@ -151,7 +157,11 @@ def damage(recording: Path, target: Path, how: str) -> Path:
         ("no log", "cannot read {dir}/messages.jsonl"),
         ("no wav", "cannot read {dir}/session.wav"),
         ("garbage wav", "{dir}/session.wav is not a WAV file"),
-        ("mono wav", "{dir}/session.wav is 1 channel(s) at 24000 Hz"),
+        ("mono wav", "{dir}/session.wav is 1 channel(s) of 16-bit samples at 24000 Hz"),
+        (
+            "8-bit wav",
+            "{dir}/session.wav is 2 channel(s) of 8-bit samples at 24000 Hz, not the 16-bit stereo",
+        ),
         ("empty log", "{dir}/messages.jsonl has no session_started"),
         ("garbage log", "{dir}/messages.jsonl line 1 is not valid JSON, and no session_started before it"),
         ("no dir", "{dir} is not a recording directory"),

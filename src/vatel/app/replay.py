@@ -11,7 +11,7 @@ The new run goes through the same :class:`~vatel.app.core.SessionCore` and
 :class:`~vatel.app.recording.SessionRecorder` as ``vatel session`` (into ``--record DIR``, or a
 temporary directory), so the recorded run and the replay are measured the same way.
 
-A damaged recording: a missing or unreadable log or WAV, a WAV that is not stereo 24 kHz, or a
+A damaged recording: a missing or unreadable log or WAV, a WAV that is not PCM16 stereo 24 kHz, or a
 log with no ``session_started`` is a :class:`~vatel.app.session_log.LogError` naming the file.
 A log cut short (a killed session) or with a bad line is replayed up to that line, with a warning
 that names the file and the line; frames whose audio is past the end of the WAV (the last half
@@ -23,6 +23,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import tempfile
+import wave
+from array import array
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,9 +52,7 @@ from vatel.app.events import (
 from vatel.app.recording import MESSAGES_FILE, SESSION_WAV, SessionRecorder
 from vatel.app.session_log import LogEntry, LogError, read_log
 from vatel.app.session_report import ReportBuilder
-from vatel.audio.errors import WavError
-from vatel.audio.pcm import WIRE_RATE, float_to_pcm16
-from vatel.audio.wav import read_wav
+from vatel.audio.pcm import WIRE_RATE
 from vatel.client import Client
 from vatel.connection import Connection
 from vatel.errors import ConnectionClosed, ConnectionClosedError
@@ -103,16 +103,8 @@ def load_recording(directory: Path) -> Recording:
             f"{directory / MESSAGES_FILE} has no session_started: the session never began, nothing to replay"
         )
     wav_path = directory / SESSION_WAV
-    try:
-        audio = read_wav(wav_path)
-    except WavError as error:
-        raise LogError(str(error)) from None
-    if audio.channels != 2 or audio.rate != WIRE_RATE:
-        raise LogError(
-            f"{wav_path} is {audio.channels} channel(s) at {audio.rate} Hz, not the stereo {WIRE_RATE} Hz "
-            "of a recording"
-        )
-    left = float_to_pcm16(audio.samples[:, 0])
+    left = _left_channel(wav_path)
+    wav_samples = len(left) // 2
     frames: list[tuple[float, bytes]] = []
     beyond = 0
     for entry in entries:
@@ -124,7 +116,7 @@ def load_recording(directory: Path) -> Recording:
         ):
             continue
         start, end = entry.audio.offset, entry.audio.offset + entry.audio.samples
-        if end > len(audio.samples):
+        if end > wav_samples:
             beyond += 1
             continue
         frames.append((entry.t - started, left[start * 2 : end * 2]))
@@ -147,6 +139,33 @@ def load_recording(directory: Path) -> Recording:
     last_frame = frames[-1][0] + started if frames else started
     tail = max(0.0, entries[-1].t - last_frame)
     return Recording(directory, entries, frames, dict(tool_outputs), tail, warnings)
+
+
+def _left_channel(path: Path) -> bytes:
+    """The left channel of a recording's WAV (PCM16 stereo 24 kHz), read a block at a time."""
+    try:
+        with wave.open(str(path), "rb") as wav:
+            shape = (wav.getnchannels(), wav.getsampwidth(), wav.getframerate())
+            if shape != (2, 2, WIRE_RATE):
+                raise LogError(
+                    f"{path} is {shape[0]} channel(s) of {shape[1] * 8}-bit samples at {shape[2]} Hz, "
+                    f"not the 16-bit stereo {WIRE_RATE} Hz of a recording"
+                )
+            left = bytearray()
+            while block := wav.readframes(WIRE_RATE * 10):
+                left += _left_of(block)
+            return bytes(left)
+    except OSError as exc:
+        raise LogError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (wave.Error, EOFError) as exc:
+        raise LogError(f"{path} is not a WAV file a recording writes ({exc or 'cut short'})") from None
+
+
+def _left_of(block: bytes) -> bytes:
+    """Every other 2-byte sample of interleaved stereo PCM16: the left channel, bytes unchanged."""
+    samples = array("h")
+    samples.frombytes(block[: len(block) // 4 * 4])
+    return samples[0::2].tobytes()
 
 
 class Replay:

@@ -54,6 +54,8 @@ def run_replay_command(args: argparse.Namespace) -> int:
 
 def _replay(args: argparse.Namespace, recording: Recording, config: SessionConfig) -> int:
     replay = Replay(recording, config)
+    length = recording.frames[-1][0] if recording.frames else 0.0
+    say(f"sending {len(recording.frames)} recorded frames to {config.base_url} over {length:.1f} s")
     try:
         now = asyncio.run(replay.run())
     except SessionError as error:

@@ -122,7 +122,8 @@ def test_the_three_files_say_what_the_scripted_server_did(tmp_path: Path) -> Non
     assert report["turns"][0]["latency"] is None
     last_voiced = live.input_frames[len(SPOKEN) // 480 - 1][0]
     server_side = live.mark_at("t1:first") - last_voiced
-    assert report["turns"][1]["latency"] == pytest.approx(server_side, abs=0.03)
+    # (80 ms: two event loops on a shared machine; the last frame sent, 0.2 s later, would be off)
+    assert report["turns"][1]["latency"] == pytest.approx(server_side, abs=0.08)
     assert report["latency"]["count"] == 1
     assert report["stats"]["late_chunks_dropped"] == len(skipped)
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import platform
@@ -43,8 +44,6 @@ from typing import Any
 
 import httpx
 import numpy as np
-import orjson
-import websockets
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -111,6 +110,125 @@ def cpu_per_session_second(before: dict[str, Any], after: dict[str, Any]) -> dic
 
 # --- transport -----------------------------------------------------------------------------------
 
+AUDIO_HEAD = b'{"type":"response_audio"'
+TURN_KEY = b'"turn_id":"'
+AUDIO_KEY = b'"audio":"'
+
+
+def masked_text_frame(payload: bytes) -> bytes:
+    """A client's text frame (RFC 6455 5.2), masked once: the same bytes are sent every time, so a
+    frame costs the generator one write. (A fixed mask is fine for a benchmark, not for a client.)"""
+    mask = os.urandom(4)
+    size = len(payload)
+    head = bytes([0x81, 0x80 | size]) if size < 126 else bytes([0x81, 0x80 | 126]) + size.to_bytes(2, "big")
+    body = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
+    return head + mask + body
+
+
+class RawSession(asyncio.Protocol):
+    """One session of the load generator: the handshake, then a minimal frame parser that notes the
+    arrival time and length of each ``response_audio`` (about 2 µs a message, where the websockets
+    client takes 20+: with hundreds of sessions the generator, not the server, would be measured)."""
+
+    def __init__(self, path: str, host: str, listener: Listener) -> None:
+        self.listener = listener
+        self.request = (
+            f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+        self.buffer = bytearray()
+        self.upgraded = False
+        self.started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.write(self.request)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if not self.started.done():
+            self.started.set_exception(ConnectionError(f"connection lost before session_started: {exc}"))
+
+    def send(self, frame: bytes) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.write(frame)
+
+    def close(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.write(masked_close)
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        now = time.monotonic()
+        buffer = self.buffer
+        buffer += data
+        position = 0
+        if not self.upgraded:
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            if not buffer.startswith(b"HTTP/1.1 101"):
+                self.started.set_exception(ConnectionError(bytes(buffer[: buffer.find(b"\r\n")]).decode()))
+                return
+            self.upgraded = True
+            position = end + 4
+        size_all = len(buffer)
+        while size_all - position >= 2:
+            size = buffer[position + 1] & 0x7F
+            head = 2
+            if size == 126:
+                if size_all - position < 4:
+                    break
+                size = int.from_bytes(buffer[position + 2 : position + 4], "big")
+                head = 4
+            elif size == 127:
+                if size_all - position < 10:
+                    break
+                size = int.from_bytes(buffer[position + 2 : position + 10], "big")
+                head = 10
+            start = position + head
+            if size_all < start + size:
+                break
+            opcode = buffer[position] & 0x0F
+            if opcode == 1:
+                self._text(buffer, start, start + size, now)
+            elif opcode == 9 and self.transport is not None:  # ping: answer with the same payload
+                self.transport.write(pong(buffer[start : start + size]))
+            elif opcode == 8:
+                self.closed = True
+            position = start + size
+        del buffer[:position]
+
+    def _text(self, buffer: bytearray, start: int, end: int, now: float) -> None:
+        listener = self.listener
+        if not buffer.startswith(AUDIO_HEAD, start):
+            if not self.started.done():
+                self.started.set_result(None)  # session_started
+            listener.other += 1
+            return
+        turn_at = buffer.find(TURN_KEY, start, end) + len(TURN_KEY)
+        turn = bytes(buffer[turn_at : buffer.find(b'"', turn_at, end)]).decode()
+        audio_at = buffer.find(AUDIO_KEY, start, end) + len(AUDIO_KEY)
+        chars = buffer.find(b'"', audio_at, end) - audio_at
+        if listener.turn is None:
+            listener.turn = turn
+        if turn != listener.turn or chars <= 0:
+            return
+        listener.arrivals.append(now)
+        listener.seconds.append(chars * 3 / 4 / 2 / 24_000)
+
+
+def pong(payload: bytes | bytearray) -> bytes:
+    mask = os.urandom(4)
+    return bytes([0x8A, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+masked_close = bytes([0x88, 0x82]) + b"\0\0\0\0" + (1000).to_bytes(2, "big")
+
 
 @dataclass
 class Listener:
@@ -120,35 +238,6 @@ class Listener:
     seconds: list[float] = field(default_factory=list)
     turn: str | None = None
     other: int = 0
-
-
-async def _listen(ws: Any, listener: Listener) -> None:
-    async for raw in ws:
-        now = time.monotonic()
-        if not raw.startswith('{"type":"response_audio"'):
-            listener.other += 1
-            continue
-        data = orjson.loads(raw)["data"]
-        if listener.turn is None:
-            listener.turn = data["turn_id"]
-        if data["turn_id"] != listener.turn or not data["audio"]:
-            continue
-        listener.arrivals.append(now)
-        listener.seconds.append(len(data["audio"]) * 3 / 4 / 2 / 24_000)
-
-
-def ws_url(url: str) -> str:
-    return "ws://" + url.removeprefix("http://")
-
-
-async def _open(url: str, token: str) -> Any:
-    ws = await websockets.connect(
-        f"{ws_url(url)}/v1/connection?token={token}", compression=None, max_size=None, open_timeout=60
-    )
-    first = orjson.loads(await ws.recv())
-    if first["type"] != "session_started":
-        raise RuntimeError(f"expected session_started, got {first['type']}")
-    return ws
 
 
 def lateness(listener: Listener, start: float, end: float) -> tuple[list[float], list[float]]:
@@ -167,7 +256,7 @@ def lateness(listener: Listener, start: float, end: float) -> tuple[list[float],
 
 
 async def transport_level(
-    url: str, key: str, agent_id: str, sessions: int, seconds: float, deflate: bool, settle: float = 2.0
+    url: str, key: str, agent_id: str, sessions: int, seconds: float, settle: float = 2.0
 ) -> dict[str, Any]:
     """One level: ``sessions`` calls streaming both ways; measured for ``seconds`` after ``settle``."""
     async with vatel.Client(api_key=key, base_url=url) as client:
@@ -180,26 +269,23 @@ async def transport_level(
         tokens = await asyncio.gather(*(mint() for _ in range(sessions)))
 
     noise = np.random.default_rng(1).normal(0, 30, FRAME_BYTES // 2).astype("<i2").tobytes()
-    frame = InputAudio.from_pcm(noise).to_json().decode()
+    frame = masked_text_frame(InputAudio.from_pcm(noise).to_json())
     listeners = [Listener() for _ in range(sessions)]
-    sockets: list[Any] = [None] * sessions
+    sockets: list[RawSession] = []
     opening = asyncio.Semaphore(32)
+    host, port = url.removeprefix("http://").split(":")
+    loop = asyncio.get_running_loop()
 
     async def connect(index: int) -> None:
         async with opening:
-            if deflate:
-                ws = await websockets.connect(
-                    f"{ws_url(url)}/v1/connection?token={tokens[index]}", max_size=None, open_timeout=60
-                )
-                await ws.recv()
-            else:
-                ws = await _open(url, tokens[index])
-            sockets[index] = ws
+            session = RawSession(f"/v1/connection?token={tokens[index]}", host, listeners[index])
+            await loop.create_connection(lambda: session, host, int(port))
+            await asyncio.wait_for(session.started, 60)
+            sockets.append(session)
 
     connect_started = time.monotonic()
     await asyncio.gather(*(connect(i) for i in range(sessions)))
     connected = time.monotonic()
-    readers = [asyncio.create_task(_listen(ws, listeners[i])) for i, ws in enumerate(sockets)]
     groups = [sockets[phase::PHASES] for phase in range(PHASES)]
     send_lag: list[float] = []
     base = time.monotonic()
@@ -216,8 +302,8 @@ async def transport_level(
         if now >= stop:
             break
         send_lag.append(now - due)
-        for ws in groups[tick % PHASES]:
-            await ws.send(frame)
+        for session in groups[tick % PHASES]:
+            session.send(frame)
         tick += 1
         if snapshot is None and now >= base + settle:
             snapshot = asyncio.create_task(asyncio.to_thread(usage, url, key))  # the ticks go on
@@ -225,9 +311,9 @@ async def transport_level(
     after = await asyncio.to_thread(usage, url, key)
     assert snapshot is not None
     before = await snapshot
-    for reader in readers:
-        reader.cancel()
-    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+    for session in sockets:
+        session.close()
+    closed_early = sum(session.closed for session in sockets)
 
     late: list[float] = []
     gaps: list[float] = []
@@ -243,6 +329,7 @@ async def transport_level(
         "window_seconds": window[1] - window[0],
         "connect_seconds": connected - connect_started,
         "frames_in_window": len(late_ms),
+        "sessions_closed_by_server": closed_early,
         "frames_out_per_session_second": frames_out,
         "lateness_ms": {
             "p50": percentile(late_ms, 0.5),
@@ -291,9 +378,7 @@ def run_transport(args: argparse.Namespace) -> dict[str, Any]:
             assert agent.id is not None
             for sessions in levels:
                 load = Path("/proc/loadavg").read_text().split()[0]
-                level = asyncio.run(
-                    transport_level(server.url, key, agent.id, sessions, args.seconds, args.deflate)
-                )
+                level = asyncio.run(transport_level(server.url, key, agent.id, sessions, args.seconds))
                 level["loadavg_before"] = float(load)
                 results.append(level)
                 print_level(level)
@@ -306,7 +391,6 @@ def run_transport(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "mode": "transport: --engines tones, 20 ms frames each way, server on one core",
         "seconds_per_level": args.seconds,
-        "client_offers_deflate": args.deflate,
         "sessions_per_core": per_core,
         "levels": results,
     }
@@ -416,7 +500,6 @@ def main() -> None:
     transport.add_argument("--seconds", type=float, default=10.0)
     transport.add_argument("--server-core", type=int, default=0)
     transport.add_argument("--client-core", type=int, default=1)
-    transport.add_argument("--deflate", action="store_true", help="the client offers permessage-deflate")
     pipeline = modes.add_parser("pipeline")
     pipeline.add_argument("--rounds", type=int, default=4, help="passes over the 5 utterances per caller")
     pipeline.add_argument("--sessions", type=int, default=4)

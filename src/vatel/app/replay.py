@@ -125,17 +125,21 @@ def load_recording(directory: Path) -> Recording:
             f"{beyond} frame(s) of {directory / MESSAGES_FILE} are past the end of {wav_path} "
             "(the session was killed?): they are not sent"
         )
-    tool_outputs: dict[str, deque[tuple[float, str]]] = defaultdict(deque)
     calls: dict[str, tuple[str, float]] = {}
+    answers: dict[str, tuple[float, str]] = {}
     for entry in entries:
         data = entry.fields
         if entry.dir == "in" and entry.type == "tool_call":
             call_id = str(data.get("toolCallId", data.get("tool_call_id", "")))
             calls.setdefault(call_id, (str(data.get("toolName", data.get("tool_name", ""))), entry.t))
         elif entry.dir == "out" and entry.type == "tool_call_output":
-            call = calls.pop(str(data.get("toolCallId", "")), None)
-            if call is not None:
-                tool_outputs[call[0]].append((entry.t - call[1], str(data.get("output", ""))))
+            call_id = str(data.get("toolCallId", ""))
+            if call_id in calls and call_id not in answers:
+                answers[call_id] = (entry.t - calls[call_id][1], str(data.get("output", "")))
+    tool_outputs: dict[str, deque[tuple[float, str]]] = defaultdict(deque)
+    for call_id, (name, _) in calls.items():  # in the order the calls came
+        if call_id in answers:
+            tool_outputs[name].append(answers[call_id])
     last_frame = frames[-1][0] + started if frames else started
     tail = max(0.0, entries[-1].t - last_frame)
     return Recording(directory, entries, frames, dict(tool_outputs), tail, warnings)

@@ -69,3 +69,34 @@ def test_bad_base_url_is_a_clear_error() -> None:
     assert result.returncode == 1
     assert "base_url must look like" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+SDK_ONLY = """
+import sys
+for name in ("numpy", "sqlalchemy", "starlette", "sounddevice", "soxr", "platformdirs", "uvicorn"):
+    sys.modules[name] = None  # as if only `pip install vatel` (the SDK) were installed
+from vatel.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "extra", "package"),
+    [
+        (["serve"], "server", "sqlalchemy"),
+        (["devices"], "audio", "numpy"),
+        (["session", "--text"], "all", "numpy"),
+    ],
+)
+def test_with_only_the_sdk_a_command_says_which_extra_to_install(
+    args: list[str], extra: str, package: str
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", SDK_ONLY, *args], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 1, result.stderr
+    assert f"pip install 'vatel[{extra}]'" in result.stderr and "Traceback" not in result.stderr
+    help_text = subprocess.run(
+        [sys.executable, "-c", SDK_ONLY, "--help"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert help_text.returncode == 0 and f"needs vatel[{extra}]" in help_text.stdout

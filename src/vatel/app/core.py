@@ -15,6 +15,17 @@ Rules (protocol.md §3.3 and §6):
    the session closes with 1000 once the agent is done: nothing heard from the server for
    ``input_end_grace`` seconds, no tool call pending and nothing left to play. Exit code 0.
 
+7. Keys (:data:`KEYS`): ``m`` mutes the microphone (frames dropped); ``s`` mutes the speaker (it
+   plays silence; playback and its accounting go on); ``t`` turns push-to-talk on or off, and in
+   push-to-talk ``space`` starts and stops talking (terminals send no key-up: a toggle, not a
+   hold), silence being sent while not talking; ``/`` or Enter opens a one-line prompt (Enter
+   sends, Esc cancels, Backspace erases) whose line is voiced locally and sent in place of the
+   microphone, with silence after it; ``?`` lists the keys; ``q`` quits. Other keys only hint.
+8. On an interruption, the text of each flushed turn is shown again split at what was heard
+   (:class:`Heard`, from the playout position; :mod:`vatel.app.heard`).
+9. A local VAD on what the user says (:mod:`vatel.audio.speech_end`) times each turn: the end of
+   speech to the next turn's first audible sample (:class:`Audible`; :mod:`vatel.app.latency`).
+
 Time comes in as ``now`` (seconds, any origin) with each event, so tests run a scripted timeline
 on a virtual clock. States: ``CONNECTING -> LIVE -> CLOSING -> CLOSED``; ``CLOSED`` sticks.
 """
@@ -22,6 +33,7 @@ on a virtual clock. States: ``CONNECTING -> LIVE -> CLOSING -> CLOSED``; ``CLOSE
 from __future__ import annotations
 
 import logging
+from collections import deque
 from dataclasses import dataclass
 from enum import Enum
 
@@ -29,14 +41,17 @@ import orjson
 
 from vatel.app.events import (
     Action,
+    Audible,
     Close,
     Disconnected,
     Event,
     Flush,
+    Heard,
     InputEnded,
     KeyPress,
     Line,
     MicFrame,
+    MuteSpeaker,
     Play,
     PlaybackFinished,
     Received,
@@ -44,10 +59,15 @@ from vatel.app.events import (
     RunTool,
     Send,
     Show,
+    SpeakText,
+    Spoken,
     StopRequested,
     Tick,
     ToolDone,
 )
+from vatel.app.heard import split_heard
+from vatel.app.latency import TurnLatency
+from vatel.audio.speech_end import SpeechEnd
 from vatel.protocol import (
     InputAudio,
     InputAudioTranscript,
@@ -64,13 +84,41 @@ from vatel.protocol import (
     ToolCallOutputData,
 )
 
-__all__ = ["SessionCore", "SessionState", "SessionStats", "tool_error"]
+__all__ = ["KEYS", "KEY_HINT", "Activity", "SessionCore", "SessionState", "SessionStats", "tool_error"]
 
 logger = logging.getLogger("vatel.app")
 
 DEFAULT_TOOL_TIMEOUT = 10.0
 DEFAULT_INPUT_END_GRACE = 5.0
 """Seconds of quiet from the server after the input ended before the session closes by itself."""
+
+
+KEYS = (
+    ("m", "mute / unmute the microphone"),
+    ("s", "mute / unmute the speaker (the agent goes on talking)"),
+    ("t", "push-to-talk on / off"),
+    ("space", "push-to-talk: start / stop talking (silence is sent otherwise)"),
+    ("/ or Enter", "type a line: it is voiced here and sent (Enter sends, Esc cancels)"),
+    ("?", "these keys"),
+    ("q", "end the session"),
+)
+KEY_HINT = "m mic  s speaker  t push-to-talk  space talk  / type  ? keys  q quit"
+TYPED_SILENCE = 1.2
+"""Seconds of silence sent after a typed line, so the server's VAD ends the turn."""
+_FRAME_SECONDS = 0.02
+_WIRE_RATE = 24_000
+_WIRE_FRAME_BYTES = 960
+_ENTER = ("\r", "\n")
+_ERASE = ("\x7f", "\x08")
+
+
+class Activity(Enum):
+    """What the conversation is doing, for the status bar."""
+
+    LISTENING = "listening"
+    USER_SPEAKING = "user speaking"
+    THINKING = "thinking"
+    AGENT_SPEAKING = "agent speaking"
 
 
 class SessionState(Enum):
@@ -94,6 +142,9 @@ class SessionStats:
     tool_calls: int = 0
     tool_timeouts: int = 0
     unknown_messages: int = 0
+    typed_lines: int = 0
+    ptt_silenced_frames: int = 0
+    """Microphone frames replaced by silence in push-to-talk while not talking."""
 
 
 def tool_error(name: str, error: str) -> str:
@@ -134,6 +185,21 @@ class SessionCore:
         self._interrupted: set[str] = set()
         self._tools: dict[str, _PendingTool] = {}
         self._user_utterance = 0
+        self.speaker_muted = False
+        self.push_to_talk = False
+        self.talking = False
+        """In push-to-talk: the microphone is sent (space toggles it)."""
+        self.prompt: str | None = None
+        """The line being typed after ``/`` or Enter; ``None`` when no prompt is open."""
+        self._typed: deque[bytes] = deque()
+        self.speech = SpeechEnd()
+        self.latency = TurnLatency()
+        self._server_hears_speech = False
+        self._awaiting_answer = False
+        self._agent_text: dict[str, str] = {}
+        self._agent_samples: dict[str, int] = {}
+        self._agent_complete: set[str] = set()
+        self._split_shown: set[str] = set()
 
     def _set_state(self, state: SessionState) -> None:
         if state is not self.state:
@@ -150,7 +216,7 @@ class SessionCore:
         if self.state is SessionState.CLOSED:
             return []
         if isinstance(event, MicFrame):
-            return self._mic(event)
+            return self._mic(event, now)
         if isinstance(event, Received):
             return self._received(event, now)
         if isinstance(event, Tick):
@@ -164,6 +230,12 @@ class SessionCore:
             return []
         if isinstance(event, KeyPress):
             return self._key(event)
+        if isinstance(event, Spoken):
+            return self._spoken(event)
+        if isinstance(event, Heard):
+            return self._heard(event)
+        if isinstance(event, Audible):
+            return self._audible(event)
         if isinstance(event, StopRequested):
             return self._stop()
         if isinstance(event, Disconnected):
@@ -174,20 +246,100 @@ class SessionCore:
 
     # --- microphone and keys ----------------------------------------------------------------------------
 
-    def _mic(self, event: MicFrame) -> list[Action]:
-        if self.state is not SessionState.LIVE or self.muted or not event.pcm:
+    @property
+    def activity(self) -> Activity:
+        if self._playing:
+            return Activity.AGENT_SPEAKING
+        if self.speech.speaking or self._server_hears_speech:
+            return Activity.USER_SPEAKING
+        if self._awaiting_answer:
+            return Activity.THINKING
+        return Activity.LISTENING
+
+    def _mic(self, event: MicFrame, now: float) -> list[Action]:
+        if self.state is not SessionState.LIVE or not event.pcm:
             self.stats.mic_frames_dropped += 1
             return []
+        pcm = event.pcm
+        if self._typed:
+            pcm = self._typed.popleft()  # a typed line is being said: the microphone waits
+        elif self.muted:
+            self.stats.mic_frames_dropped += 1
+            return self._voice(b"", now)
+        elif self.push_to_talk and not self.talking:
+            self.stats.ptt_silenced_frames += 1
+            pcm = bytes(len(pcm))
         self.stats.mic_frames_sent += 1
-        return [Send(InputAudio.from_pcm(event.pcm))]
+        return [Send(InputAudio.from_pcm(pcm)), *self._voice(pcm, now)]
+
+    def _voice(self, pcm: bytes, now: float) -> list[Action]:
+        """The local VAD on what the agent is sent (nothing, when muted): the latency's start."""
+        edge = self.speech.push(pcm, now)
+        if edge is None:
+            return []
+        if edge.started:
+            self.latency.speech_started()
+            self._awaiting_answer = False
+        else:
+            self.latency.speech_ended(edge.at)
+            self._awaiting_answer = True
+        return []
 
     def _key(self, event: KeyPress) -> list[Action]:
-        if event.key == "m":
+        key = event.key
+        if self.prompt is not None:
+            return self._prompt_key(key)
+        if key == "m":
             self.muted = not self.muted
             return [Show(Line("status", "microphone muted (m to unmute)" if self.muted else "microphone on"))]
-        if event.key == "q":
+        if key == "s":
+            self.speaker_muted = not self.speaker_muted
+            note = "speaker muted (s to unmute)" if self.speaker_muted else "speaker on"
+            return [MuteSpeaker(self.speaker_muted), Show(Line("status", note))]
+        if key == "t":
+            self.push_to_talk, self.talking = not self.push_to_talk, False
+            on = "push-to-talk: press space to talk"
+            return [Show(Line("status", on if self.push_to_talk else "push-to-talk off: always listening"))]
+        if key == " ":
+            if not self.push_to_talk:
+                return [Show(Line("status", "space talks in push-to-talk mode (t turns it on)"))]
+            self.talking = not self.talking
+            note = "talking (space to stop)" if self.talking else "not talking (space to talk)"
+            return [Show(Line("status", note))]
+        if key == "/" or key in _ENTER:
+            self.prompt = ""
+            return [Show(Line("prompt", ""))]
+        if key == "?":
+            return [Show(Line("info", f"  {name:<11} {what}")) for name, what in KEYS]
+        if key == "q":
             return self._stop()
-        return []
+        return [Show(Line("status", f"keys: {KEY_HINT}"))]
+
+    def _prompt_key(self, key: str) -> list[Action]:
+        assert self.prompt is not None
+        if key in _ENTER:
+            line, self.prompt = self.prompt.strip(), None
+            if not line or self.state is not SessionState.LIVE:
+                return [Show(Line("status", "nothing typed" if not line else "the session is not live"))]
+            return [SpeakText(line), Show(Line("status", f"voicing: {line}"))]
+        if key == "\x1b":
+            self.prompt = None
+            return [Show(Line("status", "typing cancelled"))]
+        if key in _ERASE:
+            self.prompt = self.prompt[:-1]
+        elif key.isprintable():
+            self.prompt += key
+        else:
+            return []
+        return [Show(Line("prompt", self.prompt))]
+
+    def _spoken(self, event: Spoken) -> list[Action]:
+        if self.state is not SessionState.LIVE:
+            return []
+        self.stats.typed_lines += 1
+        self._typed.extend(event.frames)
+        self._typed.extend([bytes(_WIRE_FRAME_BYTES)] * round(TYPED_SILENCE / _FRAME_SECONDS))
+        return [Show(Line("info", f"(typed) {event.text}"))]
 
     def _stop(self) -> list[Action]:
         if self.state in (SessionState.CLOSING, SessionState.CLOSED):
@@ -226,6 +378,9 @@ class SessionCore:
             return self._audio(message)
         if isinstance(message, ResponseText):
             text = message.data
+            if text.turn_id in self._split_shown:
+                return []  # shown already, cut at what was heard
+            self._agent_text[text.turn_id] = text.text
             return [Show(Line("agent", text.text, key=f"agent:{text.turn_id}", final=text.is_final))]
         if isinstance(message, InputAudioTranscript):
             heard = message.data
@@ -238,9 +393,12 @@ class SessionCore:
         if isinstance(message, ToolCall):
             return self._tool_call(message, now)
         if isinstance(message, SpeechStarted):
+            self._server_hears_speech = True
             emulated = " (VAD emulated)" if message.data.emulated else ""
             return [Show(Line("status", f"you are speaking{emulated}"))]
         if isinstance(message, SpeechStopped):
+            self._server_hears_speech = False
+            self._awaiting_answer = True
             return [Show(Line("status", "listening"))]
         if isinstance(message, SessionStarted):
             if self.state is not SessionState.CONNECTING:
@@ -269,6 +427,10 @@ class SessionCore:
         if not pcm and not d.is_final:
             return []
         self.stats.agent_chunks += 1
+        self._awaiting_answer = False
+        self._agent_samples[d.turn_id] = self._agent_samples.get(d.turn_id, 0) + len(pcm) // 2
+        if d.is_final:
+            self._agent_complete.add(d.turn_id)
         actions: list[Action] = [Play(d.turn_id, pcm, d.is_final)]
         if pcm:
             actions.append(Record(pcm))
@@ -281,6 +443,25 @@ class SessionCore:
         self._interrupted.update(turns)
         self._playing.clear()
         return [*(Flush(turn) for turn in turns), Show(Line("status", "(interrupted)"))]
+
+    def _heard(self, event: Heard) -> list[Action]:
+        turn = event.turn_id
+        text = self._agent_text.get(turn)
+        if turn not in self._interrupted or turn in self._split_shown or not text:
+            return []
+        self._split_shown.add(turn)
+        received = self._agent_samples.get(turn, 0) / _WIRE_RATE
+        heard, rest = split_heard(text, event.seconds, received, complete=turn in self._agent_complete)
+        if not rest:
+            return [Show(Line("agent", text, key=f"agent:{turn}"))]
+        return [Show(Line("agent", heard, key=f"agent:{turn}", unheard=rest))]
+
+    def _audible(self, event: Audible) -> list[Action]:
+        self._awaiting_answer = False
+        latency = self.latency.audible(event.turn_id, event.at)
+        if latency is None:
+            return []
+        return [Show(Line("info", f"latency {1000 * latency:.0f} ms"))]
 
     # --- tools ------------------------------------------------------------------------------------------
 

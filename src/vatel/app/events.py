@@ -14,14 +14,17 @@ from vatel.protocol import ClientMessage, ServerMessage, UnknownMessage
 
 __all__ = [
     "Action",
+    "Audible",
     "Close",
     "Disconnected",
     "Event",
     "Flush",
+    "Heard",
     "InputEnded",
     "KeyPress",
     "Line",
     "MicFrame",
+    "MuteSpeaker",
     "Play",
     "PlaybackFinished",
     "Received",
@@ -29,6 +32,8 @@ __all__ = [
     "RunTool",
     "Send",
     "Show",
+    "SpeakText",
+    "Spoken",
     "StopRequested",
     "Tick",
     "ToolDone",
@@ -61,6 +66,30 @@ class PlaybackFinished:
 @dataclass(frozen=True)
 class KeyPress:
     key: str
+
+
+@dataclass(frozen=True)
+class Spoken:
+    """A typed line has been voiced (:class:`SpeakText`): 20 ms PCM16 24 kHz frames to send."""
+
+    text: str
+    frames: tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
+class Heard:
+    """Of ``turn_id``, flushed on an interruption, ``seconds`` had been heard."""
+
+    turn_id: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Audible:
+    """The first audible sample of ``turn_id`` is heard at ``at`` (the core's clock)."""
+
+    turn_id: str
+    at: float
 
 
 @dataclass(frozen=True)
@@ -102,6 +131,9 @@ Event = (
     | MicFrame
     | PlaybackFinished
     | KeyPress
+    | Spoken
+    | Heard
+    | Audible
     | ToolDone
     | Tick
     | InputEnded
@@ -111,18 +143,21 @@ Event = (
 
 # --- actions -----------------------------------------------------------------------------------------
 
-Speaker = Literal["agent", "user", "info", "status"]
+Speaker = Literal["agent", "user", "info", "status", "prompt"]
 
 
 @dataclass(frozen=True)
 class Line:
     """Something to print. ``agent``/``user`` lines are replaced in place while ``final`` is false
-    (same ``key``); ``info`` lines are always printed; ``status`` lines only on a terminal."""
+    (same ``key``); ``info`` lines are always printed; ``status`` lines and the ``prompt`` (the line
+    being typed) only on a terminal. ``unheard`` is the rest of an interrupted agent answer, said
+    but not heard (shown struck through)."""
 
     speaker: Speaker
     text: str
     key: str = ""
     final: bool = True
+    unheard: str = ""
 
 
 @dataclass(frozen=True)
@@ -152,6 +187,20 @@ class Show:
 
 
 @dataclass(frozen=True)
+class SpeakText:
+    """Voice a typed line (off the event loop); answer with :class:`Spoken`."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class MuteSpeaker:
+    """Play silence instead of the agent (``True``) or the agent again; playback goes on either way."""
+
+    muted: bool
+
+
+@dataclass(frozen=True)
 class Record:
     """Agent audio to append to ``--output-file`` (PCM16 24 kHz mono)."""
 
@@ -174,4 +223,4 @@ class Close:
     code: int = 1000
 
 
-Action = Send | Play | Flush | Show | Record | RunTool | Close
+Action = Send | Play | Flush | Show | Record | RunTool | Close | SpeakText | MuteSpeaker

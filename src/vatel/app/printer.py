@@ -5,8 +5,10 @@ On a terminal (``tty=True``) the last line is *live*: an interim ``agent``/``use
 key; a final line ends it. A live interim line of another key is kept as it stood (text said
 before an interruption is not lost); a live status line is erased.
 
-Not on a terminal (a pipe, a log file) only final ``agent``/``user`` lines and ``info`` lines are
-written, one per line, so the output reads like the seed example's: ``Agent: ...``, ``You: ...``.
+Not on a terminal (a pipe, a log file, ``--plain``) only final ``agent``/``user`` lines and
+``info`` lines are written, one per line, with no escape codes, so the output reads like the seed
+example's: ``Agent: ...``, ``You: ...``. The unheard rest of an interrupted answer is struck
+through on a terminal and written ``[not heard: ...]`` otherwise.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from vatel.app.events import Line
 __all__ = ["Printer"]
 
 _ERASE = "\r\x1b[2K"
-_PREFIX = {"agent": "Agent: ", "user": "You: ", "info": "", "status": ""}
+_PREFIX = {"agent": "Agent: ", "user": "You: ", "info": "", "status": "", "prompt": "> "}
+_STRIKE, _PLAIN = "\x1b[9m", "\x1b[0m"
 
 
 class Printer:
@@ -30,6 +33,9 @@ class Printer:
 
     def show(self, line: Line) -> None:
         text = _PREFIX[line.speaker] + line.text.replace("\n", " ")
+        if line.unheard:
+            rest = line.unheard.replace("\n", " ")
+            text += f" {_STRIKE}{rest}{_PLAIN}" if self.tty else f" [not heard: {rest}]"
         if not self.tty:
             if line.speaker == "info" or (line.speaker in ("agent", "user") and line.final):
                 self.out.write(text + "\n")
@@ -44,6 +50,9 @@ class Printer:
         if line.speaker == "status":
             self.out.write(f"\x1b[2m{text}\x1b[0m")
             self._live_key, self._live_is_status = "status", True
+        elif line.speaker == "prompt":
+            self.out.write(text)
+            self._live_key, self._live_is_status = "prompt", True
         elif line.speaker != "info" and not line.final:
             self.out.write(text)
             self._live_key, self._live_is_status = line.key, False

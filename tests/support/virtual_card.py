@@ -74,24 +74,25 @@ class VirtualCard:
             capture_output=True,
         )
 
-    def record(self, path: Path) -> Recorder:
-        """Record the virtual speaker (24 kHz mono) into ``path`` until :meth:`Recorder.stop`."""
-        return Recorder(self.env, path)
+    def record(self, path: Path, source: str = "vspeaker.monitor") -> Recorder:
+        """Record the virtual speaker (or ``source``: ``vmic`` is what the app captures) at 24 kHz
+        mono into ``path`` until :meth:`Recorder.stop`."""
+        return Recorder(self.env, path, source)
 
 
 class Recorder:
-    """``parecord`` of ``vspeaker.monitor`` into a raw file.
+    """``parecord`` of ``vspeaker.monitor`` (or another source) into a raw file.
 
     A file, not a pipe: a pipe nobody reads fills up after about a second of audio and then
     parecord stops recording.
     """
 
-    def __init__(self, env: dict[str, str], path: Path) -> None:
+    def __init__(self, env: dict[str, str], path: Path, source: str = "vspeaker.monitor") -> None:
         self.path = path
         self._process = subprocess.Popen(
             [
                 "parecord",
-                "--device=vspeaker.monitor",
+                f"--device={source}",
                 f"--rate={RECORD_RATE}",
                 "--channels=1",
                 "--format=s16le",

@@ -12,17 +12,24 @@ How the two streams meet:
    silent block is sent as ``None``, so listening costs nothing) and returns.
 2. On the event loop, :meth:`EchoCanceller.process` gets each microphone frame with its capture
    time (``inputBufferAdcTime``, the same clock). Before a frame captured at ``t`` is cleaned,
-   every played 10 ms frame whose DAC time is at or before ``t`` is given to the APM
-   (``process_reverse_stream``), so an echo always comes after its source, as AEC3 needs; it
-   finds the acoustic delay left over (the room, the sound server's buffers) by itself.
+   every played 10 ms frame whose DAC time is at or before ``t`` (plus a :data:`LEAD`) is given to
+   the APM (``process_reverse_stream``), so an echo always comes after its source, as AEC3 needs;
+   it finds the acoustic delay left over (the room, the sound server's buffers) by itself.
    ``set_stream_delay_ms`` gets what the timestamps say separates the two.
-3. Both clocks count samples and follow the timestamps only when they jump (more than 20 ms: an
-   underflow, a stalled loop), so timestamp jitter does not shake the alignment.
+3. Both clocks count samples and follow the timestamps slowly (:class:`StreamClock`): capture
+   timestamps through PulseAudio jitter by up to 50 ms from block to block, and the alignment must
+   not shake with them. A jump of more than :data:`JUMP` (a stalled loop, lost blocks) is followed
+   at once.
 4. While nothing has been played for :data:`ECHO_TAIL` seconds the microphone passes through
    untouched and the APM is not called (no CPU while listening).
 5. Warm-up: until the far end has played ``warmup`` seconds of sound, the AEC is still
    converging, so the microphone is silenced while the agent is heard (and :data:`ECHO_TAIL`
    after): the agent's first words cannot barge in. The user cannot either, for that long.
+6. Residual gate: while the agent is heard, a frame the AEC made much quieter
+   (:data:`RESIDUAL_GATE_DB`) holds only what is left of the echo, and is silenced.
+7. A glitch (the speaker ran dry, the microphone overflowed, a timestamp jumped) moves the echo
+   against its source, and AEC3 needs a moment to find it again: the microphone is silenced
+   again while the next :data:`REWARM_SECONDS` of sound play (:meth:`EchoCanceller.glitch`).
 """
 
 from __future__ import annotations
@@ -55,14 +62,37 @@ FRAME_SECONDS = 0.01
 WARMUP_SECONDS = 1.5
 """Seconds of played sound before the microphone is trusted while the agent speaks (AEC3
 converges within about a second on the virtual card's echo path)."""
+REWARM_SECONDS = 1.0
+"""Seconds of played sound silenced after a glitch (AEC3 re-finds a moved echo within about that)."""
 ECHO_TAIL = 0.5
 """After the last audible far-end frame, how long its echo may still arrive (sound server
 buffers, Bluetooth); the canceller keeps working (and the warm-up keeps muting) that long."""
-REANCHOR = 0.02
-"""A timestamp further than this from the counted clock is a jump (underflow, stall): follow it."""
+LEAD = 0.04
+"""The far end is given this much ahead of the microphone: timestamps that put the echo a little
+early (capture times jitter by tens of ms) must still leave it after its source; AEC3 finds the
+delay itself, so a lead costs nothing."""
+JUMP = 0.2
+"""A timestamp this far from the counted clock is a discontinuity (lost blocks, a stall): follow it."""
+DRIFT_LIMIT = 0.03
+"""The smoothed gap between the timestamps and the counted clock that moves the clock (a step:
+the echo moves against its source, which counts as a glitch)."""
+DRIFT_GAIN = 0.01
+"""How much of each timestamp's gap goes into the smoothed gap (a time constant of 100 blocks:
+jitter of tens of ms averages out; a real shift, after an underflow, is followed within seconds)."""
 AUDIBLE = 10 ** (-50 / 20) * 32768
 """A far-end frame louder than -50 dBFS (RMS) counts as sound played."""
 FAR_BACKLOG_SECONDS = 2.0
+RESIDUAL_GATE_DB = 12.0
+"""While the agent is heard, a frame the AEC made this much quieter is residual echo, and is
+silenced. AEC3 removes 50-60 dB of a steady echo but lets short bursts through about 15-25 dB down
+(a sentence's onset, a moved echo), which a server's VAD takes for a barge-in; a user speaking
+over the agent loses only a few dB in the AEC, so passes."""
+RESIDUAL = 10 ** (-RESIDUAL_GATE_DB / 20)
+
+
+def rms(pcm: Any) -> float:
+    """The RMS of PCM16 samples, in PCM16 units."""
+    return float(np.sqrt(np.mean(np.square(pcm, dtype=np.float64)))) if len(pcm) else 0.0
 
 
 class EchoProcessor(Protocol):
@@ -110,12 +140,46 @@ class FarEndTap:
         self.rate = rate
         self.blocks: deque[tuple[float, int, bytes | None]] = deque(maxlen=max(1, round(backlog / block)))
         self.dropped = 0
+        self.glitches = 0
+        """Times the speaker ran dry (PortAudio's output underflow): the playout moved."""
 
     def push(self, dac_time: float, frames: int, samples: bytes | None) -> None:
         """A block of ``frames`` mono float32 samples to be heard at ``dac_time``; ``None``: silence."""
         if len(self.blocks) == self.blocks.maxlen:
             self.dropped += 1
         self.blocks.append((dac_time, frames, samples))
+
+    def glitch(self) -> None:
+        """The device ran dry (call from the callback): what follows is heard later than planned."""
+        self.glitches += 1
+
+
+class StreamClock:
+    """A clock that counts samples and follows noisy timestamps: not at all through jitter, in one
+    step when their smoothed gap passes :data:`DRIFT_LIMIT`, at once through a jump. Steps and
+    jumps are counted in :attr:`jumps` (each moves the echo)."""
+
+    def __init__(self) -> None:
+        self.now: float | None = None
+        self.jumps = 0
+        self._gap = 0.0
+
+    def follow(self, stamp: float) -> float:
+        """The time of the block stamped ``stamp`` (call :meth:`advance` with its length after)."""
+        if self.now is None or abs(stamp - self.now) > JUMP:
+            if self.now is not None:
+                self.jumps += 1
+            self.now, self._gap = stamp, 0.0
+            return stamp
+        self._gap += DRIFT_GAIN * (stamp - self.now - self._gap)
+        if abs(self._gap) > DRIFT_LIMIT:
+            self.now, self._gap = self.now + self._gap, 0.0
+            self.jumps += 1
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        if self.now is not None:
+            self.now += seconds
 
 
 class EchoStats:
@@ -126,9 +190,14 @@ class EchoStats:
         """10 ms microphone frames silenced by the warm-up."""
         self.frames_passed = 0
         """10 ms microphone frames passed untouched (nothing played for ``ECHO_TAIL``)."""
+        self.frames_gated = 0
+        """10 ms microphone frames silenced as residual echo (:data:`RESIDUAL_GATE_DB`)."""
         self.far_frames = 0
         """10 ms far-end frames given to the APM."""
-        self.reanchors = 0
+        self.clock_jumps = 0
+        """Jumps and steps in either stream's timestamps that the alignment followed."""
+        self.glitches = 0
+        """Glitches that silenced the microphone again while the AEC re-converged."""
         self.busy_seconds = 0.0
         """Wall time spent in the APM (both streams)."""
 
@@ -158,22 +227,32 @@ class EchoCanceller:
         self._far_pending: Float32 = np.zeros(0, dtype=np.float32)
         self._far_time = 0.0
         """DAC time of the first sample in ``_far_pending``."""
-        self._far_next: float | None = None
-        """DAC time the next block should have if the stream is continuous."""
+        self._far_clock = StreamClock()
         self._far_last_sound: float | None = None
         """DAC time of the last audible block drained from the tap."""
-        self._far: deque[tuple[float, bytes, bool]] = deque()
+        self._far: deque[tuple[float, bytes, float]] = deque()
+        """10 ms far-end frames waiting for their time: (DAC time, PCM16, RMS level)."""
         # near end
-        self._near_time: float | None = None
+        self._near_clock = StreamClock()
         self._last_audible: float | None = None
         """DAC time of the last audible far-end frame that is due (played before the near frame)."""
         self._engaged = False
         self._last_fed = 0.0
         self._played_seconds = 0.0
+        self._muted_until = warmup
+        """Mute while fewer seconds than this have played (the warm-up, pushed on by glitches)."""
+        self._tap_glitches = 0
 
     @property
     def warmed_up(self) -> bool:
-        return self._played_seconds >= self.warmup
+        """Converged: the first warm-up and any re-warm after a glitch are over."""
+        return self._played_seconds >= self._muted_until
+
+    def glitch(self) -> None:
+        """The echo may have moved against its source (lost audio on either side): silence the
+        microphone again while the next :data:`REWARM_SECONDS` of sound play."""
+        self.stats.glitches += 1
+        self._muted_until = max(self._muted_until, self._played_seconds + REWARM_SECONDS)
 
     @property
     def played_seconds(self) -> float:
@@ -193,14 +272,14 @@ class EchoCanceller:
         if not math.isfinite(captured_at):
             raise ValueError(f"the capture time must be a finite number of seconds, got {captured_at}")
         self._drain_tap()
-        if self._near_time is None or abs(captured_at - self._near_time) > REANCHOR:
-            if self._near_time is not None:
-                self.stats.reanchors += 1
-            self._near_time = captured_at
+        jumps = self._near_clock.jumps
+        now = self._near_clock.follow(captured_at)
+        self._jumped(self._near_clock.jumps - jumps)
         out = bytearray(frame)
         for offset in range(0, len(out), FRAME_BYTES):
-            self._process_one(out, offset, self._near_time)
-            self._near_time += FRAME_SECONDS
+            self._process_one(out, offset, now)
+            now += FRAME_SECONDS
+        self._near_clock.advance(len(frame) / FRAME_BYTES * FRAME_SECONDS)
         return bytes(out)
 
     def _process_one(self, out: bytearray, offset: int, now: float) -> None:
@@ -209,12 +288,17 @@ class EchoCanceller:
         if not self._engaged:
             self.stats.frames_passed += 1
             return
-        delay_ms = min(500, max(0, round((now - self._last_fed) * 1000)))
-        cleaned = self._apm.capture(bytes(out[offset : offset + FRAME_BYTES]), delay_ms)
+        delay_ms = min(500, max(0, round((self._last_fed - now) * 1000)))
+        heard = bytes(out[offset : offset + FRAME_BYTES])
+        cleaned = self._apm.capture(heard, delay_ms)
         self.stats.frames_cancelled += 1
         if not self.warmed_up:
             cleaned = bytes(FRAME_BYTES)  # still converging: the agent must not hear itself
             self.stats.frames_muted += 1
+        elif rms(np.frombuffer(cleaned, dtype="<i2")) < rms(np.frombuffer(heard, dtype="<i2")) * RESIDUAL:
+            # The AEC took most of this frame away: what is left is echo, not a voice over it.
+            cleaned = bytes(FRAME_BYTES)
+            self.stats.frames_gated += 1
         out[offset : offset + FRAME_BYTES] = cleaned
         self.stats.busy_seconds += time.perf_counter() - started
         if self._last_audible is not None and now - self._last_audible >= ECHO_TAIL:
@@ -223,8 +307,9 @@ class EchoCanceller:
     def _feed_far(self, now: float) -> None:
         """Give the APM every far-end frame heard at or before ``now``."""
         far = self._far
-        while far and far[0][0] <= now:
-            at, pcm, audible = far.popleft()
+        while far and far[0][0] <= now + LEAD:
+            at, pcm, level = far.popleft()
+            audible = level > AUDIBLE
             if audible:
                 self._last_audible = at
                 self._played_seconds += FRAME_SECONDS
@@ -236,29 +321,43 @@ class EchoCanceller:
 
     # --- the speaker side -----------------------------------------------------------------------------
 
+    def _jumped(self, jumps: int) -> None:
+        if jumps:
+            self.stats.clock_jumps += jumps
+            self.glitch()
+
     def _drain_tap(self) -> None:
         blocks = self.tap.blocks
         rate = self.tap.rate
+        if self.tap.glitches != self._tap_glitches:
+            self._tap_glitches = self.tap.glitches
+            self.glitch()
         while blocks:
             dac, frames, samples = blocks.popleft()
+            expected, jumps = self._far_clock.now, self._far_clock.jumps
+            now = self._far_clock.follow(dac)  # the clock runs on through silence
+            self._far_clock.advance(frames / rate)
             if samples is None and (
                 self._far_last_sound is None or dac - self._far_last_sound > ECHO_TAIL + 0.1
             ):
-                self._resampler = None  # listening: nothing to cancel, nothing to compute
+                # Listening: nothing to cancel, nothing to compute. What is held is silence.
+                self._resampler, self._far_pending = None, np.zeros(0, dtype=np.float32)
                 continue
             if samples is None:
                 block = np.zeros(frames, dtype=np.float32)
             else:
                 block = np.frombuffer(samples, dtype=np.float32)
                 self._far_last_sound = dac
-            if self._resampler is None or self._far_next is None:  # sound again after silence
+            if self._resampler is None:
+                # Sound again after silence: a fresh resampler, on the same 10 ms grid as before (a
+                # grid moved by a few ms is a moved echo to AEC3, which would have to re-converge).
                 self._resampler = Resampler(rate, WIRE_RATE)
-                self._far_pending = np.zeros(0, dtype=np.float32)
-                self._far_time = dac
-            elif abs(dac - self._far_next) > REANCHOR:
-                self.stats.reanchors += 1
-                self._far_time = dac - len(self._far_pending) / WIRE_RATE
-            self._far_next = dac + frames / rate
+                lead_in = round(((now - self._far_time) % FRAME_SECONDS) * WIRE_RATE) % FRAME_SAMPLES
+                self._far_pending = np.zeros(lead_in, dtype=np.float32)
+                self._far_time = now - lead_in / WIRE_RATE
+            else:  # counted on (the resampler keeps the samples in time); moved only as the clock moves
+                self._far_time += now - (expected if expected is not None else now)
+                self._jumped(self._far_clock.jumps - jumps)
             self._cut_far(self._resampler.push(block))
         while len(self._far) > FAR_BACKLOG_SECONDS / FRAME_SECONDS:  # the microphone stalled
             self._far.popleft()
@@ -268,7 +367,6 @@ class EchoCanceller:
         whole = len(pending) // FRAME_SAMPLES * FRAME_SAMPLES
         for start in range(0, whole, FRAME_SAMPLES):
             pcm = float_to_pcm16(pending[start : start + FRAME_SAMPLES])
-            level = float(np.sqrt(np.mean(np.square(pending[start : start + FRAME_SAMPLES] * 32768.0))))
-            self._far.append((self._far_time, pcm, level > AUDIBLE))
+            self._far.append((self._far_time, pcm, rms(np.frombuffer(pcm, dtype="<i2"))))
             self._far_time += FRAME_SECONDS
         self._far_pending = pending[whole:].copy()

@@ -96,11 +96,15 @@ class Microphone:
         if self._handoff is None:
             raise RuntimeError("Microphone.frames() before start()")
         framer = WireFramer(self.rate)
+        lost = 0
         while True:
             item = await self._handoff.get()
             if item is None:
                 return
             captured_at, block = item
+            if echo is not None and self.overflows + self.dropped_blocks != lost:
+                lost = self.overflows + self.dropped_blocks
+                echo.glitch()  # audio lost on the way in: the echo moved against its source
             samples = np.frombuffer(block, dtype=np.float32)
             frames = framer.push(samples.reshape(-1, self.channels) if self.channels > 1 else samples)
             if echo is not None and frames:

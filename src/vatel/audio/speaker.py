@@ -70,11 +70,13 @@ class Speaker:
 
     def _callback(self, outdata: Any, frames: int, time: Any, status: Any) -> None:
         """``outdata`` is the device's raw float32 buffer (``frames * channels`` samples)."""
+        tap = self.tap
         if status.output_underflow:
             self.device_underflows += 1
+            if tap is not None:
+                tap.glitch()
         buffer = self.buffer
         size = len(outdata)
-        tap = self.tap
         if buffer is None or buffer.silent:
             if len(self._silence) < size:
                 self._silence = bytes(size)

@@ -11,6 +11,13 @@ Rules (protocol.md §3.3 and §6, "what to fix"):
    it pushed later; the very next :meth:`JitterBuffer.read` (one callback period) is silence.
 4. Empty chunks carry no audio; an empty final chunk still ends its turn.
 
+5. :attr:`muted` plays silence in place of the audio, with the same accounting (the agent goes
+   on talking unheard; an interruption still cuts at the right place).
+6. Given the time each block will be heard (``read(out, at)``), it keeps, per turn, how much
+   was played and when that is heard (:meth:`heard_seconds`: the playout position), and when
+   the turn's first audible sample is heard (:meth:`audible_turns`, for the turn latency).
+   :attr:`peak` is the last block's peak level, for a level meter.
+
 Two threads share it without locks: the event loop calls :meth:`push` and :meth:`flush`, the
 PortAudio callback calls :meth:`read`. The only shared structures are a deque (atomic append /
 popleft), a set of flushed turns (atomic add / membership) and counters with one writer each;
@@ -27,7 +34,10 @@ import numpy as np
 
 from vatel.audio.pcm import Float32
 
-__all__ = ["JitterBuffer", "PlayState"]
+__all__ = ["AUDIBLE_LEVEL", "JitterBuffer", "PlayState"]
+
+AUDIBLE_LEVEL = 0.001
+"""A sample at or above this (-60 dBFS) is audible: where a turn's sound starts."""
 
 
 class PlayState(Enum):
@@ -76,6 +86,14 @@ class JitterBuffer:
         self.played_samples = 0
         self.dropped_samples = 0
         self.underruns = 0
+        self.muted = False
+        """Written by the writer: play silence instead (same accounting)."""
+        self.peak = 0.0
+        """The last block's peak (absolute, before muting); written by the reader."""
+        self._turn_played: dict[str, tuple[int, float]] = {}
+        """Per turn: samples played, and when the last of them is heard (reader writes whole tuples)."""
+        self._audible_seen: set[str] = set()  # reader-owned
+        self._audible: deque[tuple[str, float]] = deque()  # appended by the reader, drained by the writer
 
     # --- writer side (the event loop) ---------------------------------------------------------------
 
@@ -101,6 +119,18 @@ class JitterBuffer:
             done.append(self._finished.popleft())
         return done
 
+    def audible_turns(self) -> list[tuple[str, float]]:
+        """``(turn_id, when its first audible sample is heard)`` since the previous call."""
+        heard = []
+        while self._audible:
+            heard.append(self._audible.popleft())
+        return heard
+
+    def heard_seconds(self, turn_id: str, now: float) -> float:
+        """How much of ``turn_id`` has been heard by ``now`` (the clock of ``read``'s ``at``)."""
+        samples, heard_at = self._turn_played.get(turn_id, (0, now))
+        return max(0.0, samples - max(0.0, heard_at - now) * self.rate) / self.rate
+
     @property
     def buffered_seconds(self) -> float:
         """Audio queued and not yet played (approximate while the reader runs)."""
@@ -119,8 +149,18 @@ class JitterBuffer:
             and self.state is not PlayState.PLAYING
         )
 
-    def read(self, out: Float32) -> None:
-        """Fill ``out`` (mono, float32) with what to play now; silence where there is nothing."""
+    def read(self, out: Float32, at: float | None = None) -> None:
+        """Fill ``out`` (mono, float32) with what to play now; silence where there is nothing.
+
+        ``at``: when ``out[0]`` will be heard (for :meth:`heard_seconds` and :meth:`audible_turns`).
+        """
+        self._fill(out, at)
+        if len(out):
+            self.peak = float(np.max(np.abs(out)))
+            if self.muted:
+                out[:] = 0.0
+
+    def _fill(self, out: Float32, at: float | None) -> None:
         self._take_inbox()
         if self._flush_requests != self._flushes_seen:
             self._flushes_seen = self._flush_requests
@@ -141,7 +181,10 @@ class JitterBuffer:
                 break
             chunk = self._queue[0]
             take = min(n - filled, chunk.left)
-            out[filled : filled + take] = chunk.samples[chunk.offset : chunk.offset + take]
+            piece = chunk.samples[chunk.offset : chunk.offset + take]
+            out[filled : filled + take] = piece
+            if at is not None:
+                self._played(chunk.turn_id, piece, at + filled / self.rate)
             chunk.offset += take
             filled += take
             self._queued -= take
@@ -156,6 +199,16 @@ class JitterBuffer:
                         break
         out[filled:] = 0.0
         self.played_samples += filled
+
+    def _played(self, turn_id: str, piece: Float32, at: float) -> None:
+        """``piece`` of ``turn_id`` is heard from ``at`` on."""
+        played, _ = self._turn_played.get(turn_id, (0, at))
+        self._turn_played[turn_id] = (played + len(piece), at + len(piece) / self.rate)
+        if turn_id not in self._audible_seen:
+            loud = np.flatnonzero(np.abs(piece) >= AUDIBLE_LEVEL)
+            if len(loud):
+                self._audible_seen.add(turn_id)
+                self._audible.append((turn_id, at + int(loud[0]) / self.rate))
 
     def _take_inbox(self) -> None:
         while self._inbox:

@@ -3,8 +3,11 @@
 The event loop side converts and resamples each chunk to the device rate (one resampler per turn,
 so chunk boundaries do not click) and pushes it into a :class:`JitterBuffer`; the callback only
 copies out of the buffer. An ``interruption`` becomes :meth:`Speaker.flush`, which the callback
-honours at its next period. With a :attr:`Speaker.tap` (echo cancellation), the callback also hands
-each block it wrote, with its DAC time, to the canceller (``vatel.audio.echo``).
+honours at its next period. Each block is read with the time it will be heard (on the event
+loop's clock: PortAudio's DAC time less its current time, plus ``time.monotonic()``), so the
+buffer knows the playout position and each turn's first audible sample. With a
+:attr:`Speaker.tap` (echo cancellation), the callback also hands each block it wrote, with its DAC
+time, to the canceller (``vatel.audio.echo``).
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ from vatel.audio.pcm import WIRE_RATE, Float32, Resampler, pcm16_to_float
 from vatel.audio.portaudio import sounddevice
 
 __all__ = ["Speaker"]
+
+_monotonic = time.monotonic  # the callback's ``time`` argument hides the module
+MAX_OUTPUT_DELAY = 1.0
+"""An output latency beyond this (or below 0) is a bad timestamp: the block is placed at now."""
 
 BLOCK_SECONDS = 0.01
 """The callback period: a flush is heard within this (plus the device's own latency)."""
@@ -87,7 +94,8 @@ class Speaker:
         if len(self._mono) < frames:
             self._mono = np.zeros(frames, dtype=np.float32)
         mono = self._mono[:frames]
-        buffer.read(mono)
+        delay = time.outputBufferDacTime - time.currentTime
+        buffer.read(mono, _monotonic() + (delay if 0 <= delay < MAX_OUTPUT_DELAY else 0.0))
         np.frombuffer(outdata, dtype=np.float32).reshape(frames, self.channels)[:] = mono[:, None]
         if tap is not None:
             tap.push(time.outputBufferDacTime, frames, mono.tobytes())

@@ -72,6 +72,8 @@ MAX_SEND_BACKLOG = 250
 """Outgoing messages queued at most (5 s of microphone); past it microphone frames are dropped."""
 DRAIN_SECONDS = 10.0
 """After ``session_ended``, how long the agent's last words may still play."""
+DEVICE_CLOSE_SECONDS = 3.0
+"""How long closing a sound device may take before the session ends without waiting for it."""
 MIC_START_LIMIT = 3.0
 """How long to wait for the microphone's first block before connecting (it can take a second)."""
 
@@ -353,10 +355,27 @@ class SessionApp:
         os._exit(130)
 
     def _close_devices(self) -> None:
+        """Close the streams, each in a daemon thread given :data:`DEVICE_CLOSE_SECONDS`.
+
+        Aborting a PortAudio stream can block inside the host API (ALSA through PulseAudio, on a
+        loaded machine): the session must still end, so a stream that does not close in time is
+        reported and left to the operating system at exit.
+        """
         for device in (self.microphone, self.speaker):
-            if device is not None:
-                with contextlib.suppress(Exception):
-                    device.close()
+            if device is None:
+                continue
+            closing = threading.Thread(
+                target=_close_quietly, args=(device,), name="close-device", daemon=True
+            )
+            closing.start()
+            closing.join(DEVICE_CLOSE_SECONDS)
+            if closing.is_alive():
+                self.printer.show(
+                    Line(
+                        "info",
+                        f"the sound device did not close within {DEVICE_CLOSE_SECONDS:g} s; leaving it",
+                    )
+                )
         if self.recording is not None:
             self.recording.close()
 
@@ -385,6 +404,11 @@ class SessionApp:
         if self.config.stats_file is not None:
             with contextlib.suppress(OSError):
                 self.config.stats_file.write_bytes(orjson.dumps(self.stats(), option=orjson.OPT_INDENT_2))
+
+
+def _close_quietly(device: Microphone | Speaker) -> None:
+    with contextlib.suppress(Exception):
+        device.close()
 
 
 def run_session(config: SessionConfig) -> int:

@@ -155,6 +155,29 @@ class TestEndOfTurnModel:
         assert not any(isinstance(a, FinishRecognition) for a in core.handle(Tick(), wake - 0.01))
         assert any(isinstance(a, FinishRecognition) for a in core.handle(Tick(), wake))
 
+    @pytest.mark.parametrize(
+        ("audio", "text", "ends_in_pause"),
+        [
+            (0.95, "Hello, I would like to book a table for", False),  # the words trail off: wait
+            (0.95, None, True),  # no text in time: the audio's word
+            (0.7, "Hello.", True),  # unsure audio, a finished sentence: sure
+            (0.3, "Hello.", False),  # mid-sentence audio, finished words: unsure (0.7 s), still waits
+            (0.7, "Hello", False),  # unsure and unpunctuated: 0.7 s
+        ],
+    )
+    def test_the_early_transcript_moves_the_verdict_one_step(
+        self, audio: float, text: str | None, ends_in_pause: bool
+    ) -> None:
+        # "Hello" 0.5-1.0 s, then 0.45 s of silence, then more speech: a sure verdict ends the
+        # turn in the pause (≈1.25 s); unsure (0.7 s) or incomplete (1.6 s) waits through it.
+        sim = (
+            CallSim(config(turn_model=True), turn_complete=lambda _p: audio, turn_text=lambda _p: text)
+            .user_says(0.5, 1.0, "hello")
+            .user_says(1.45, 2.5, "hello there")
+            .run(5.0)
+        )
+        assert (sim.types().count("speech_stopped") == 2) is ends_in_pause
+
     def test_without_a_model_stop_secs_alone_ends_the_turn(self) -> None:
         from vatel.server.live.events import CheckTurn
 

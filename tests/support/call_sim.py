@@ -88,12 +88,13 @@ class CallSim:
         tool_delay: float | None = 0.2,
         turn_complete: Callable[[float], float | None] = lambda _pause: 1.0,
         turn_delay: float = 0.05,
+        turn_text: Callable[[float], str | None] = lambda _pause: None,
     ) -> None:
         self.core = CallCore(config or CallConfig(session_id="call-1"))
         self.brain, self.brain_delay = brain, brain_delay
         self.stt_delay, self.tts_delay, self.seconds_per_word = stt_delay, tts_delay, seconds_per_word
         self.tool_delay = tool_delay
-        self.turn_complete, self.turn_delay = turn_complete, turn_delay
+        self.turn_complete, self.turn_delay, self.turn_text = turn_complete, turn_delay, turn_text
         """The end-of-turn model (with ``turn_model=True``): the pause's start -> P(complete), or None
         for a model that never answers."""
         self.speech: list[tuple[float, float, str]] = []
@@ -172,7 +173,8 @@ class CallSim:
         elif isinstance(action, CheckTurn):
             complete = self.turn_complete(action.pause)
             if complete is not None:
-                self._push(now + self.turn_delay, TurnVerdict(action.pause, complete))
+                verdict = TurnVerdict(action.pause, complete, self.turn_text(action.pause))
+                self._push(now + self.turn_delay, verdict)
         elif isinstance(action, FinishRecognition):
             self._push(now + self.stt_delay, FinalTranscript(self._utterance_text(now)))
         elif isinstance(action, Think):

@@ -44,7 +44,14 @@ from vatel.protocol import (
     encode_pcm,
 )
 from vatel.server.engines.brain import Entry, ToolRequest, ToolResult, Utterance
-from vatel.server.live.endpointing import Endpointer, PauseReached, SilenceBegan, TurnEnded, TurnStarted
+from vatel.server.live.endpointing import (
+    Endpointer,
+    PauseReached,
+    SilenceBegan,
+    TurnEnded,
+    TurnStarted,
+    text_verdict,
+)
 from vatel.server.live.events import (
     Action,
     AgentAudioSent,
@@ -419,9 +426,15 @@ class CallCore:
         if self.state is not CallState.ACTIVE:
             return []
         config = self.config
-        if event.complete >= config.sure_complete:
+        complete = event.complete
+        words = text_verdict(event.text) if event.text is not None else "unsure"
+        if words == "incomplete":  # "I would like to book a table for ..."
+            complete = min(complete, config.unsure_complete - 0.01)
+        elif words == "complete":  # a finished sentence: the audio model's doubt costs one step less
+            complete = config.sure_complete if complete >= config.unsure_complete else config.unsure_complete
+        if complete >= config.sure_complete:
             needed = config.stop_secs
-        elif event.complete >= config.unsure_complete:
+        elif complete >= config.unsure_complete:
             needed = config.unsure_stop_secs
         else:
             needed = config.max_stop_secs

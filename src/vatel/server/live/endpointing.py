@@ -12,8 +12,10 @@ model is sure, more when it is not). Without an answer the turn ends at ``max_st
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import Enum
+from typing import Literal
 
 GAP_SECS = 0.1
 LATE_AUDIO_SECS = 0.3
@@ -156,3 +158,36 @@ class Endpointer:
             self._paused = True
             return PauseReached(self._silence_began)
         return None
+
+
+TRAILING_WORDS = frozenset(
+    "and or but because if than the a an my your our their to of with um uh er erm".split()  # noqa: SIM905
+)
+"""Words no finished sentence ends on, even when whisper has put a full stop after them."""
+OPEN_WORDS = TRAILING_WORDS | frozenset(
+    """so then while although though some any every for from at by into onto as is are was were am be
+    been have has had do does did can could will would should may might must i we he she they just
+    very hmm""".split()  # noqa: SIM905
+)
+"""Words a sentence seldom ends on: without a full stop after them, the speaker is mid-sentence."""
+
+TextVerdict = Literal["complete", "incomplete", "unsure"]
+
+
+def text_verdict(transcript: str) -> TextVerdict:
+    """What the words so far say about the end of the turn (whisper punctuates what it hears).
+
+    ``incomplete``: the text trails off (a comma, a dash, an ellipsis, or a word such as "and",
+    "the", "um"; without final punctuation also "for", "is", "can" ...); ``complete``: it ends a
+    sentence (``.``, ``?``, ``!``); ``unsure`` otherwise (no text, or no punctuation).
+    """
+    text = transcript.strip()
+    if not text:
+        return "unsure"
+    words = re.findall(r"[a-z']+", text.lower())
+    last = words[-1] if words else ""
+    if text.endswith((",", "-", "…", "...", ";", ":")) or last in TRAILING_WORDS:
+        return "incomplete"
+    if text.endswith((".", "?", "!")):
+        return "complete"
+    return "incomplete" if last in OPEN_WORDS else "unsure"

@@ -108,7 +108,9 @@ class TurnVerdict:
 
     pause: float
     complete: float
-    """The probability that the user has finished, 0..1."""
+    """The probability that the user has finished, 0..1 (from the audio)."""
+    text: str | None = None
+    """What was said up to the pause, when the early decode was ready in time (see ``text_verdict``)."""
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,21 @@ WIRE_RATE = 24_000
 ENGINE_RATE = 16_000
 TURN_WINDOW_SAMPLES = 8 * ENGINE_RATE
 """The end-of-turn model looks at the last 8 s."""
+TEXT_WAIT_SECONDS = 0.15
+"""How long the end-of-turn verdict waits for the pause's early decode, once the model has answered."""
+
+
+async def _ready_text(decode: asyncio.Future[str] | None) -> str | None:
+    """The early decode's text if it is ready within :data:`TEXT_WAIT_SECONDS`; ``None`` otherwise."""
+    if decode is None:
+        return None
+    if not decode.done():
+        await asyncio.wait({decode}, timeout=TEXT_WAIT_SECONDS)
+    if not decode.done() or decode.cancelled() or decode.exception() is not None:
+        return None
+    return decode.result()
+
+
 PREROLL_SECONDS = 0.3
 INTERIM_EVERY = 0.25
 MALFORMED_LIMIT = 100
@@ -412,6 +427,7 @@ class CallSession:
             self._handle(TurnVerdict(pause, 1.0))
             return
         audio = np.concatenate(self._utterance)[-TURN_WINDOW_SAMPLES:]
+        prepared = self._prepared  # the early decode of this pause, started when the silence began
 
         async def ask() -> None:
             try:
@@ -421,7 +437,7 @@ class CallSession:
             except Exception:
                 logger.exception("the end-of-turn model failed; the pause is taken as the end of the turn")
                 complete = 1.0
-            self._handle(TurnVerdict(pause, complete))
+            self._handle(TurnVerdict(pause, complete, await _ready_text(prepared)))
 
         self._background(ask())
 

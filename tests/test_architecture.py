@@ -50,7 +50,7 @@ THIRD_PARTY = {
     "client": {"pydantic", "orjson", "pybase64", "httpx", "websockets"},
     "pcm": {"numpy", "soxr"},
     "audio": {"numpy", "soxr", "sounddevice", "livekit"},  # livekit: WebRTC's echo canceller
-    "app": {"orjson"},
+    "app": {"orjson", "rich"},
 }
 
 

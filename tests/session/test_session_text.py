@@ -203,7 +203,8 @@ def test_text_through_the_embedded_local_server_gets_an_answer(tmp_path: Path) -
     assert "typing mode" in stderr and "no usable sound device" in stderr
     # The agent gave its opening-hours answer (waited for above): whisper heard the typed question.
     assert any(line.startswith("You:") for line in stdout), stdout
-    assert stdout[-1].strip() == "Session ended."
+    assert stdout[-2].strip() == "Session ended."
+    assert stdout[-1].startswith("turn latency p50 "), stdout  # each answer timed from the typed speech's end
     assert (tmp_path / "vatel-demo-answer.wav").stat().st_size > 24_000 * 2
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from vatel.app.core import DEFAULT_INPUT_END_GRACE, DEFAULT_TOOL_TIMEOUT
-from vatel.app.text_input import TextInput
+from vatel.app.text_input import Speak, TextInput
 
 __all__ = ["SessionConfig"]
 
@@ -36,3 +37,8 @@ class SessionConfig:
     """``--record DIR``: the session's stereo WAV, message log and report go here."""
     echo_cancellation: bool = True
     """Cancel the speaker's echo in the microphone when both are live devices (``--no-aec``: off)."""
+    plain: bool = False
+    """``--plain``: line output with no escape codes even on a terminal (no live view)."""
+    voice: Callable[[], Speak] | None = None
+    """Loads the voice for lines typed during the session (``/``): called once, off the event loop,
+    on the first typed line (it may load a speech model)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import signal
 import sys
@@ -24,18 +25,21 @@ import orjson
 
 from vatel.app.config import SessionConfig
 from vatel.app.connect import open_session
-from vatel.app.core import SessionCore, SessionState, tool_error
+from vatel.app.core import KEY_HINT, SessionCore, SessionState, tool_error
 from vatel.app.errors import SessionError
 from vatel.app.events import (
     Action,
+    Audible,
     Close,
     Disconnected,
     Event,
     Flush,
+    Heard,
     InputEnded,
     KeyPress,
     Line,
     MicFrame,
+    MuteSpeaker,
     Play,
     PlaybackFinished,
     Received,
@@ -43,22 +47,28 @@ from vatel.app.events import (
     RunTool,
     Send,
     Show,
+    SpeakText,
+    Spoken,
     StopRequested,
     Tick,
     ToolDone,
 )
 from vatel.app.input_file import file_frames, paced_frames
+from vatel.app.live_view import LiveView, Status
 from vatel.app.printer import Printer
 from vatel.app.recording import SessionRecorder
 from vatel.app.terminal import KeyReader
-from vatel.app.text_input import TextSource
+from vatel.app.text_input import Speak, TextSource
 from vatel.app.tools import Tools, ToolsError
 from vatel.audio.devices import choose, list_devices
 from vatel.audio.echo import EchoCanceller
 from vatel.audio.errors import AudioError
+from vatel.audio.framing import WireFramer
+from vatel.audio.jitter import PlayState
 from vatel.audio.microphone import Microphone
 from vatel.audio.pcm import WIRE_RATE
 from vatel.audio.speaker import Speaker
+from vatel.audio.speech_end import SILENT_DBFS, frame_dbfs
 from vatel.audio.wav import WavWriter
 from vatel.client import Client
 from vatel.connection import Connection
@@ -84,7 +94,9 @@ class SessionApp:
     def __init__(self, config: SessionConfig, out: TextIO | None = None) -> None:
         self.config = config
         self.core = SessionCore(tool_timeout=config.tool_timeout, input_end_grace=config.input_end_grace)
-        self.printer = Printer(out or sys.stdout)
+        self.out = out or sys.stdout
+        self.printer: Printer | LiveView = Printer(self.out, tty=False if config.plain else None)
+        """Lines on a pipe or with ``--plain``; the live view replaces it on a terminal (:meth:`run`)."""
         self.speaker: Speaker | None = None
         self.microphone: Microphone | None = None
         self.echo: EchoCanceller | None = None
@@ -103,6 +115,11 @@ class SessionApp:
         """Set at ``session_started``: an input file starts then, not before (its start would be lost)."""
         self._tools = Tools()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._speak: Speak | None = None
+        self._voicing = asyncio.Lock()
+        self._voice_tasks: set[asyncio.Task[None]] = set()
+        self._first_played: dict[str, float] = {}
+        """With no speaker: when each turn's first chunk came (it is "heard" from then, in real time)."""
 
     # --- the core, and what its actions mean here ---------------------------------------------------
 
@@ -112,6 +129,8 @@ class SessionApp:
             self._apply(action)
         if self.core.state is SessionState.LIVE and not self._live.is_set():
             self._live.set()
+        if isinstance(event, KeyPress):
+            self._refresh_view()  # a typed character shows at once, not at the next tick
 
     def _apply(self, action: Action) -> None:
         if isinstance(action, Send):
@@ -121,11 +140,17 @@ class SessionApp:
         elif isinstance(action, Play):
             if self.speaker is not None:
                 self.speaker.play(action.turn_id, action.pcm, action.final)
-            elif action.final:
-                self.feed(PlaybackFinished(action.turn_id))  # nothing plays: the turn is done
+            else:
+                self._played_without_speaker(action)
         elif isinstance(action, Flush):
-            if self.speaker is not None:
-                self.speaker.flush(action.turn_id)
+            self._flush(action.turn_id)
+        elif isinstance(action, MuteSpeaker):
+            if self.speaker is not None and self.speaker.buffer is not None:
+                self.speaker.buffer.muted = action.muted
+        elif isinstance(action, SpeakText):
+            task = asyncio.ensure_future(self._voice_line(action.text))
+            self._voice_tasks.add(task)
+            task.add_done_callback(self._voice_tasks.discard)
         elif isinstance(action, Show):
             self.printer.show(action.line)
         elif isinstance(action, Record):
@@ -139,6 +164,72 @@ class SessionApp:
             self._stop.set()
             if self._conn is not None and self._closing is None:
                 self._closing = asyncio.ensure_future(self._conn.close(action.code))
+
+    def _played_without_speaker(self, action: Play) -> None:
+        """No speaker (``--output-file``): a turn is heard, in real time, from its first sound on."""
+        assert self._loop is not None
+        now = self._loop.time()
+        if action.turn_id not in self._first_played and frame_dbfs(action.pcm) > -60:
+            self._first_played[action.turn_id] = now
+            self.feed(Audible(action.turn_id, now))
+        if action.final:
+            self.feed(PlaybackFinished(action.turn_id))  # nothing plays: the turn is done
+
+    def _flush(self, turn_id: str) -> None:
+        """Stop the turn, and tell the core how much of it was heard (its text is cut there)."""
+        assert self._loop is not None
+        now = self._loop.time()
+        buffer = self.speaker.buffer if self.speaker is not None else None
+        if self.speaker is not None and buffer is not None:
+            self.speaker.flush(turn_id)
+            heard = buffer.heard_seconds(turn_id, now)
+        else:
+            heard = now - self._first_played.get(turn_id, now)
+        self.feed(Heard(turn_id, heard))
+
+    async def _voice_line(self, text: str) -> None:
+        """Voice a typed line off the loop, one at a time and in order; the core sends its frames."""
+        async with self._voicing:
+            try:
+                frames = await asyncio.to_thread(self._voice_frames, text)
+            except Exception as exc:  # a voice that fails (or is missing) must not end the session
+                self.printer.show(Line("info", f"could not voice the typed line: {exc}"))
+                return
+        self.feed(Spoken(text, frames))
+
+    def _voice_frames(self, text: str) -> tuple[bytes, ...]:
+        if self._speak is None:
+            if self.config.text is not None:
+                self._speak = self.config.text.speak
+            elif self.config.voice is not None:
+                self._speak = self.config.voice()
+            else:
+                raise SessionError("no voice to say typed lines with")
+        framer = WireFramer(WIRE_RATE)
+        return tuple(framer.push(self._speak(text)) + framer.finish())
+
+    def _refresh_view(self) -> None:
+        if not isinstance(self.printer, LiveView):
+            return
+        core = self.core
+        agent_db = SILENT_DBFS
+        buffer = self.speaker.buffer if self.speaker is not None else None
+        if buffer is not None and buffer.state is PlayState.PLAYING and buffer.peak > 0:
+            agent_db = 20 * math.log10(buffer.peak)
+        self.printer.refresh(
+            Status(
+                activity=core.activity.value if core.state is SessionState.LIVE else core.state.value,
+                mic_db=core.speech.peak,
+                agent_db=agent_db,
+                mic_muted=core.muted,
+                speaker_muted=core.speaker_muted,
+                push_to_talk=core.push_to_talk,
+                talking=core.talking,
+                latency_ms=1000 * core.latency.seconds[-1] if core.latency.seconds else None,
+                keys=KEY_HINT if self.keys.active else "",
+                prompt=core.prompt,
+            )
+        )
 
     def _run_tool(self, action: RunTool) -> None:
         """A daemon thread per call: a tool that hangs must not hold up the exit."""
@@ -162,6 +253,8 @@ class SessionApp:
         frames = self._prepare()
         self._install_signals()
         try:
+            if not self.config.plain and self.config.text is None and self.out.isatty():
+                self.printer = LiveView(self.out)
             self._open_devices()
             if self.microphone is not None:
                 await self.microphone.ready(MIC_START_LIMIT)
@@ -183,6 +276,7 @@ class SessionApp:
                 await self._session(self._source(frames))
         finally:
             self.keys.restore()
+            self._say_latency()
             self.printer.close()
             self._close_devices()
             self._remove_signals()
@@ -190,6 +284,14 @@ class SessionApp:
             if self.recorder is not None:
                 self.recorder.close(self.stats())
         return 130 if self.user_stopped else 0
+
+    def _say_latency(self) -> None:
+        summary = self.core.latency.summary()
+        if summary is not None:
+            turns = summary["turns"]
+            p50, p95, plural = summary["p50_ms"], summary["p95_ms"], "s" if turns != 1 else ""
+            said = f"turn latency p50 {p50:.0f} ms, p95 {p95:.0f} ms over {turns} turn{plural}"
+            self.printer.show(Line("info", f"{said} (end of your speech to the agent's first sound)"))
 
     @property
     def user_stopped(self) -> bool:
@@ -326,6 +428,10 @@ class SessionApp:
             if self.speaker is not None:
                 for turn_id in self.speaker.finished_turns():
                     self.feed(PlaybackFinished(turn_id))
+                if self.speaker.buffer is not None:
+                    for turn_id, at in self.speaker.buffer.audible_turns():
+                        self.feed(Audible(turn_id, at))
+            self._refresh_view()
 
     # --- signals, devices, stats ---------------------------------------------------------------------
 
@@ -398,6 +504,13 @@ class SessionApp:
             }
         if self.echo is not None:
             stats["echo"] = {**self.echo.stats.as_dict(), "far_dropped": self.echo.tap.dropped}
+        latency = self.core.latency
+        stats["turn_latency"] = {
+            **(latency.summary() or {"turns": 0}),
+            "ms": [round(1000 * seconds, 1) for seconds in latency.seconds],
+        }
+        if isinstance(self.printer, LiveView):
+            stats["view_redraws"] = self.printer.redraws
         return stats
 
     def _write_stats(self) -> None:

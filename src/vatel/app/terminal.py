@@ -41,6 +41,11 @@ class KeyReader:
         self._loop.add_reader(self._fd, self._read)
         return True
 
+    @property
+    def active(self) -> bool:
+        """Keys are being read (stdin is a terminal and :meth:`start` succeeded)."""
+        return self._loop is not None
+
     def _read(self) -> None:
         assert self._fd is not None
         try:

@@ -59,13 +59,18 @@ class SpeechEnd:
         self._recent: deque[float] = deque(maxlen=_FLOOR_FRAMES)
         self.speaking = False
         self.level = SILENT_DBFS
-        """The last frame's RMS level (dBFS), for the level meter."""
+        """The last frame's RMS level (dBFS)."""
+        self.peak = SILENT_DBFS
+        """The last frame's peak level (dBFS), for a level meter."""
         self._voiced_run = 0
         self._quiet_run = 0
         self._last_voiced_at = 0.0
 
     def push(self, pcm: bytes, at: float) -> SpeechEdge | None:
         level = self.level = frame_dbfs(pcm)
+        samples = np.frombuffer(pcm, dtype="<i2")
+        top = int(np.max(np.abs(samples.astype(np.int32)))) if level > SILENT_DBFS else 0
+        self.peak = max(SILENT_DBFS, 20 * math.log10(top / 32768.0)) if top else SILENT_DBFS
         if level <= SILENT_DBFS:
             voiced = False
         else:

@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from vatel.app.config import SessionConfig
@@ -44,7 +45,8 @@ def run_session_command(args: argparse.Namespace) -> int:
     if not args.agent_id:
         raise CommandError("no agent: pass --agent-id (or set VATEL_AGENT_ID) with the agent's UUID")
     text = _text_input(args, _hosted_voice) if args.text is not None else None
-    return _run(_config(args, args.api_key, args.agent_id, args.base_url or DEFAULT_BASE_URL, text=text))
+    config = _config(args, args.api_key, args.agent_id, args.base_url or DEFAULT_BASE_URL, text=text)
+    return _run(replace(config, voice=_hosted_voice))
 
 
 def _text_input(args: argparse.Namespace, voice: Callable[[], Speak]) -> TextInput:
@@ -92,6 +94,7 @@ def _config(
         text=text,
         record=args.record,
         echo_cancellation=not args.no_aec,
+        plain=args.plain,
     )
 
 
@@ -133,17 +136,10 @@ def _run_embedded(args: argparse.Namespace) -> int:
                 )
                 input_file = input_file or demo_question(local.live)
                 output_file = output_file or DEMO_ANSWER_FILE
-        code = _run(
-            _config(
-                args,
-                local.key,
-                agent_id,
-                local.url,
-                text=text,
-                input_file=input_file,
-                output_file=output_file,
-            )
+        config = _config(
+            args, local.key, agent_id, local.url, text=text, input_file=input_file, output_file=output_file
         )
+        code = _run(replace(config, voice=lambda: caller_voice(local.live.engines)))
         if demo:
             say(f"the agent's voice is in {output_file}; with a sound card, `vatel session` talks live")
         return code
@@ -158,7 +154,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "session",
         help="talk to a voice agent (microphone and speaker, or WAV files)",
         description="Stream the microphone to a voice agent, play its answers, print what is said "
-        "and answer its tool calls. Keys on a terminal: m mutes the microphone, q ends the session.",
+        "and answer its tool calls. On a terminal a status bar shows who is speaking, the levels, the modes "
+        "and each turn's latency (end of your speech to the agent's first sound; p50/p95 at exit). Keys: "
+        "m mutes the microphone, s the speaker; t turns push-to-talk on (space then starts and stops "
+        "talking; silence is sent otherwise); / or Enter types a line that is voiced locally and sent; "
+        "? lists the keys; q ends the session.",
     )
     session.add_argument("--api-key", default=os.environ.get("VATEL_API_KEY"), help="API key (VATEL_API_KEY)")
     session.add_argument(
@@ -208,6 +208,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         action="store_true",
         help="do not cancel the speaker's echo in the microphone (on by default with a live microphone "
         "and speaker; headphones do not need it)",
+    )
+    session.add_argument(
+        "--plain",
+        action="store_true",
+        help="plain lines, no status bar and no escape codes (always so when stdout is not a terminal)",
     )
     session.add_argument("--stats-file", type=Path, metavar="JSON", help="write the session's counters here")
     session.add_argument(

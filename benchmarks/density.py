@@ -330,6 +330,7 @@ async def transport_level(
         "connect_seconds": connected - connect_started,
         "frames_in_window": len(late_ms),
         "sessions_closed_by_server": closed_early,
+        "server_open_calls": before["open_calls"],
         "frames_out_per_session_second": frames_out,
         "lateness_ms": {
             "p50": percentile(late_ms, 0.5),
@@ -405,7 +406,8 @@ def print_level(level: dict[str, Any]) -> None:
         f">lead {level['frames_later_than_lead']} | out {level['frames_out_per_session_second']:4.1f}/s | "
         f"server core {cpu['cores_busy']:.0%} | {per['total'] * 1000:5.2f} ms CPU/session-s "
         f"(transport {per['transport'] * 1000:4.2f}, vad {per['vad'] * 1000:4.2f}) | "
-        f"gen lag p99 {level['generator_send_lag_ms']['p99']:.1f} ms | load {level['loadavg_before']}",
+        f"gen lag p99 {level['generator_send_lag_ms']['p99']:.1f} ms | load {level['loadavg_before']} | "
+        f"calls open {level['server_open_calls']}",
         flush=True,
     )
 

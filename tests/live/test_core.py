@@ -160,12 +160,12 @@ class TestEndOfTurnModel:
         [
             (0.95, "Hello, I would like to book a table for", False),  # the words trail off: wait
             (0.95, None, True),  # no text in time: the audio's word
-            (0.7, "Hello.", True),  # unsure audio, a finished sentence: sure
-            (0.3, "Hello.", False),  # mid-sentence audio, finished words: unsure (0.7 s), still waits
-            (0.7, "Hello", False),  # unsure and unpunctuated: 0.7 s
+            (0.95, "Hello.", True),  # sure and finished: ends in the pause
+            (0.7, "Hello.", False),  # unsure audio: a full stop does not make it sure (0.7 s)
+            (0.3, "Hello.", False),  # mid-sentence audio: waits
         ],
     )
-    def test_the_early_transcript_moves_the_verdict_one_step(
+    def test_words_that_trail_off_keep_the_turn_open(
         self, audio: float, text: str | None, ends_in_pause: bool
     ) -> None:
         # "Hello" 0.5-1.0 s, then 0.45 s of silence, then more speech: a sure verdict ends the

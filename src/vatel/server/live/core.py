@@ -427,11 +427,10 @@ class CallCore:
             return []
         config = self.config
         complete = event.complete
-        words = text_verdict(event.text) if event.text is not None else "unsure"
-        if words == "incomplete":  # "I would like to book a table for ..."
+        if event.text is not None and text_verdict(event.text) == "incomplete":
+            # "I would like to book a table for": the words trail off, whatever the voice did. (Only
+            # downwards: whisper puts a full stop after half a sentence as readily as after a whole.)
             complete = min(complete, config.unsure_complete - 0.01)
-        elif words == "complete":  # a finished sentence: the audio model's doubt costs one step less
-            complete = config.sure_complete if complete >= config.unsure_complete else config.unsure_complete
         if complete >= config.sure_complete:
             needed = config.stop_secs
         elif complete >= config.unsure_complete:

@@ -14,6 +14,7 @@ the live display and gives the cursor back, and is safe to call twice.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -27,6 +28,8 @@ __all__ = ["METER_FLOOR_DB", "LiveView", "Status", "meter"]
 
 METER_FLOOR_DB = -60.0
 METER_CELLS = 12
+NOTE_SECONDS = 4.0
+"""A status note (muted, push-to-talk, ...) stays this long; then the keys are shown again."""
 _PREFIX = {"agent": ("Agent: ", "bold cyan"), "user": ("You: ", "bold green")}
 
 
@@ -59,6 +62,7 @@ class LiveView:
         self.console = Console(file=out, force_terminal=True, highlight=False, markup=False, emoji=False)
         self._interim: dict[str, Text] = {}
         self._note = ""
+        self._note_until = 0.0
         self._status = Status()
         self._shown: object = None
         self._live = Live(
@@ -75,7 +79,7 @@ class LiveView:
 
     def show(self, line: Line) -> None:
         if line.speaker == "status":
-            self._note = line.text
+            self._note, self._note_until = line.text, time.monotonic() + NOTE_SECONDS
         elif line.speaker == "prompt":
             return  # the prompt comes with the status (it must stay while other lines come)
         elif line.speaker == "info":
@@ -108,6 +112,8 @@ class LiveView:
             self._status = status
         if not self._live.is_started:
             return
+        if self._note and time.monotonic() > self._note_until:
+            self._note = ""
         shown = (self._bar_text(), self._note, tuple(t.plain for t in self._interim.values()))
         if shown == self._shown:
             return

@@ -73,6 +73,8 @@ early (capture times jitter by tens of ms) must still leave it after its source;
 delay itself, so a lead costs nothing."""
 JUMP = 0.2
 """A timestamp this far from the counted clock is a discontinuity (lost blocks, a stall): follow it."""
+NEAR_JUMP = 1.0
+"""The same for capture timestamps, which jitter far more (a lost block is reported, see glitch)."""
 DRIFT_LIMIT = 0.03
 """The smoothed gap between the timestamps and the counted clock that moves the clock (a step:
 the echo moves against its source, which counts as a glitch)."""
@@ -155,22 +157,36 @@ class FarEndTap:
 
 
 class StreamClock:
-    """A clock that counts samples and follows noisy timestamps: not at all through jitter, in one
-    step when their smoothed gap passes :data:`DRIFT_LIMIT`, at once through a jump. Steps and
-    jumps are counted in :attr:`jumps` (each moves the echo)."""
+    """A clock that counts samples and follows the stream's timestamps: not at all through jitter;
+    with ``drift``, in one step when their smoothed gap passes :data:`DRIFT_LIMIT`; at once through
+    a jump of more than ``jump`` seconds, or at the next timestamp after :meth:`resync` (a glitch
+    the device reported). Steps and jumps are counted in :attr:`jumps` (each moves the echo).
 
-    def __init__(self) -> None:
+    The capture side runs without drift and with a wide jump: PulseAudio's capture timestamps
+    jitter by tens of ms (more on a busy machine) while the stream itself stays continuous, so
+    following them would move the echo for nothing."""
+
+    def __init__(self, *, drift: bool = True, jump: float = JUMP) -> None:
         self.now: float | None = None
         self.jumps = 0
+        self.drift = drift
+        self.jump = jump
         self._gap = 0.0
+        self._resync = False
+
+    def resync(self) -> None:
+        """Take the next timestamp as it is (the stream lost or repeated audio)."""
+        self._resync = True
 
     def follow(self, stamp: float) -> float:
         """The time of the block stamped ``stamp`` (call :meth:`advance` with its length after)."""
-        if self.now is None or abs(stamp - self.now) > JUMP:
-            if self.now is not None:
+        if self.now is None or self._resync or abs(stamp - self.now) > self.jump:
+            if self.now is not None and not self._resync:
                 self.jumps += 1
-            self.now, self._gap = stamp, 0.0
+            self.now, self._gap, self._resync = stamp, 0.0, False
             return stamp
+        if not self.drift:
+            return self.now
         self._gap += DRIFT_GAIN * (stamp - self.now - self._gap)
         if abs(self._gap) > DRIFT_LIMIT:
             self.now, self._gap = self.now + self._gap, 0.0
@@ -233,7 +249,7 @@ class EchoCanceller:
         self._far: deque[tuple[float, bytes, float]] = deque()
         """10 ms far-end frames waiting for their time: (DAC time, PCM16, RMS level)."""
         # near end
-        self._near_clock = StreamClock()
+        self._near_clock = StreamClock(drift=False, jump=NEAR_JUMP)
         self._last_audible: float | None = None
         """DAC time of the last audible far-end frame that is due (played before the near frame)."""
         self._engaged = False
@@ -248,9 +264,14 @@ class EchoCanceller:
         """Converged: the first warm-up and any re-warm after a glitch are over."""
         return self._played_seconds >= self._muted_until
 
-    def glitch(self) -> None:
-        """The echo may have moved against its source (lost audio on either side): silence the
-        microphone again while the next :data:`REWARM_SECONDS` of sound play."""
+    def glitch(self, *, capture: bool = True) -> None:
+        """Audio was lost on the way in (``capture``) or out: the echo may have moved against its
+        source. The lossy side's clock takes its next timestamp as it is, and the microphone is
+        silenced again while the next :data:`REWARM_SECONDS` of sound play."""
+        (self._near_clock if capture else self._far_clock).resync()
+        self._rewarm()
+
+    def _rewarm(self) -> None:
         self.stats.glitches += 1
         self._muted_until = max(self._muted_until, self._played_seconds + REWARM_SECONDS)
 
@@ -324,14 +345,14 @@ class EchoCanceller:
     def _jumped(self, jumps: int) -> None:
         if jumps:
             self.stats.clock_jumps += jumps
-            self.glitch()
+            self._rewarm()
 
     def _drain_tap(self) -> None:
         blocks = self.tap.blocks
         rate = self.tap.rate
         if self.tap.glitches != self._tap_glitches:
             self._tap_glitches = self.tap.glitches
-            self.glitch()
+            self.glitch(capture=False)
         while blocks:
             dac, frames, samples = blocks.popleft()
             expected, jumps = self._far_clock.now, self._far_clock.jumps

@@ -240,6 +240,21 @@ class TestLatency:
         assert core.handle(Audible("t1", 0.85), 0.85) == []
         assert core.latency.seconds == []
 
+    def test_a_turn_heard_before_the_vad_declares_the_end_counts_once_it_does(self) -> None:
+        core = live_core()
+        speak_then_quiet(core, 0.0, voiced=25, quiet=5)  # last voiced frame at 0.70 s; end not declared
+        assert core.handle(Audible("t1", 0.80), 0.81) == []  # held
+        out = mic(core, [QUIET] * 10, 0.90)  # 300 ms of quiet: the end is declared (at 0.70 s)
+        assert lines(out) == [Line("info", "latency 100 ms")]
+        assert core.latency.seconds == [pytest.approx(0.1)]
+
+    def test_an_agent_heard_while_the_user_talks_on_does_not_count(self) -> None:
+        core = live_core()
+        speak_then_quiet(core, 0.0, voiced=10, quiet=0)  # speaking from 0.2 s
+        core.handle(Audible("t1", 0.45), 0.45)  # the agent starts over the user
+        mic(core, [VOICE] * 20 + [QUIET] * 20, 0.40)  # who goes on until 0.80 s
+        assert core.latency.seconds == []
+
     def test_percentiles(self) -> None:
         assert percentile([0.3, 0.1, 0.2], 0.5) == pytest.approx(0.2)
         assert percentile([0.1, 0.2], 0.95) == pytest.approx(0.195)

@@ -280,10 +280,9 @@ class SessionCore:
         if edge.started:
             self.latency.speech_started()
             self._awaiting_answer = False
-        else:
-            self.latency.speech_ended(edge.at)
-            self._awaiting_answer = True
-        return []
+            return []
+        self._awaiting_answer = True
+        return self._latency_line(self.latency.speech_ended(edge.at))
 
     def _key(self, event: KeyPress) -> list[Action]:
         key = event.key
@@ -458,9 +457,14 @@ class SessionCore:
 
     def _audible(self, event: Audible) -> list[Action]:
         self._awaiting_answer = False
-        latency = self.latency.audible(event.turn_id, event.at)
+        return self._latency_line(
+            self.latency.audible(event.turn_id, event.at, user_speaking=self.speech.speaking)
+        )
+
+    def _latency_line(self, latency: float | None) -> list[Action]:
         if latency is None:
             return []
+        self._awaiting_answer = False
         return [Show(Line("info", f"latency {1000 * latency:.0f} ms"))]
 
     # --- tools ------------------------------------------------------------------------------------------

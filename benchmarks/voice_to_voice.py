@@ -1,6 +1,7 @@
 """Voice-to-voice latency of ``vatel serve``: the user's true end of speech to the agent's first audio.
 
-A harness client on our SDK streams fixture speech (espeak-ng, en-gb: not the agent's voice) at
+A harness client on our SDK streams fixture speech (piper's joe voice, or espeak-ng en-gb with
+``--voice espeak``; never the agent's hibari voice) at
 real-time pace into a session, with the true end of speech known to the sample, and notes on the
 same clock when the first ``response_audio`` with sound arrives (a client plays it at once). Each
 utterance runs in its own session (no greeting, so nothing else is playing). Figures: p50/p95 of
@@ -41,7 +42,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 import vatel  # noqa: E402
-from support.caller_speech import caller_says  # noqa: E402
+from support.caller_speech import (  # noqa: E402
+    caller_pauses_naturally,
+    caller_says,
+    caller_says_naturally,
+)
 from support.serve_process import Serve  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -87,11 +92,18 @@ PAUSED = [
 ends in the pause is a false cut."""
 
 
-def paused_speech(first: str, rest: str, pause: float) -> bytes:
-    """``first``, ``pause`` seconds of silence (counted from the true end of ``first``), ``rest``."""
+def paused_speech(first: str, rest: str, pause: float, voice: str = "natural") -> bytes:
+    """``first``, a ``pause`` of silence, ``rest``: in the natural voice, one sentence whose own pause
+    is stretched (its tone says it goes on); with espeak, two pieces said apart."""
+    if voice == "natural":
+        return caller_pauses_naturally(first, rest, pause)
     head = caller_says(first)
     head = head[: round(voiced_end(head) * 24_000) * 2]
     return head + bytes(round(pause * 24_000) * 2) + caller_says(rest)
+
+
+def speech_of(text: str, voice: str) -> bytes:
+    return caller_says_naturally(text) if voice == "natural" else caller_says(text)
 
 
 async def one_turn(
@@ -189,7 +201,7 @@ def percentile(values: list[float], share: float) -> float:
 
 
 async def measure(
-    url: str, key: str, rounds: int, stop_secs: float, pause: float
+    url: str, key: str, rounds: int, stop_secs: float, pause: float, voice: str = "natural"
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(the plain utterances, the ones with a mid-sentence pause), ``rounds`` times each."""
     async with vatel.Client(api_key=key, base_url=url) as client:
@@ -198,9 +210,15 @@ async def measure(
         )
         assert agent.id is not None
         await one_turn(client, agent.id, "Hello.")  # warm-up, not counted
-        plain = [await one_turn(client, agent.id, text) for _ in range(rounds) for text in UTTERANCES]
+        plain = [
+            await one_turn(client, agent.id, text, speech=speech_of(text, voice))
+            for _ in range(rounds)
+            for text in UTTERANCES
+        ]
         paused = [
-            await one_turn(client, agent.id, f"{first} {rest}", speech=paused_speech(first, rest, pause))
+            await one_turn(
+                client, agent.id, f"{first} {rest}", speech=paused_speech(first, rest, pause, voice)
+            )
             for _ in range(rounds)
             for first, rest in PAUSED
         ]
@@ -268,6 +286,12 @@ def main() -> None:
     parser.add_argument("--stop-secs", type=float, default=0.2)
     parser.add_argument("--pause", type=float, default=0.4, help="mid-sentence pause of the paused set, s")
     parser.add_argument("--turn-model", choices=["smart-turn", "none"], default="smart-turn")
+    parser.add_argument(
+        "--voice",
+        choices=["natural", "espeak"],
+        default="natural",
+        help="the caller: piper's joe (natural prosody) or espeak-ng en-gb (flat; fools end-of-turn models)",
+    )
     parser.add_argument("--name", default="voice_to_voice", help="results file name (without .json)")
     args = parser.parse_args()
 
@@ -275,13 +299,16 @@ def main() -> None:
         server = Serve(Path(data) / "data", live=True, args=["--turn-model", args.turn_model])
         try:
             key = (Path(data) / "data" / "api-key").read_text().strip()
-            plain, paused = asyncio.run(measure(server.url, key, args.rounds, args.stop_secs, args.pause))
+            plain, paused = asyncio.run(
+                measure(server.url, key, args.rounds, args.stop_secs, args.pause, args.voice)
+            )
         finally:
             server.stop(signal.SIGTERM)
 
     ours, hesitant = summary(plain, args.stop_secs), summary(paused, args.stop_secs)
     print(
-        f"{len(plain)} + {len(paused)} turns, stop_secs {args.stop_secs} s, turn model {args.turn_model}, "
+        f"{len(plain)} + {len(paused)} turns, caller {args.voice}, stop_secs {args.stop_secs} s, "
+        f"turn model {args.turn_model}, "
         f"on {os.cpu_count()} cores"
     )
     print(
@@ -303,7 +330,10 @@ def main() -> None:
         print(f"  {turn['voice_to_voice_ms']:6.0f} ms  {turn['text']!r} -> {turn['transcript']!r}{cut}")
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"{args.name}.json"
-    title = f"vatel serve, {os.cpu_count()} cores, stop_secs {args.stop_secs} s, turn model {args.turn_model}"
+    title = (
+        f"vatel serve, {os.cpu_count()} cores, stop_secs {args.stop_secs} s, "
+        f"turn model {args.turn_model}, caller {args.voice}"
+    )
     draw(RESULTS / f"{args.name}.png", plain, paused, title)
     out.write_text(
         json.dumps(
@@ -312,6 +342,7 @@ def main() -> None:
                 "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
                 "stop_secs": args.stop_secs,
                 "turn_model": args.turn_model,
+                "caller_voice": args.voice,
                 "pause_secs": args.pause,
                 **{k: v for k, v in ours.items() if k != "turns"},
                 "paused": hesitant,

@@ -120,6 +120,8 @@ class CallConfig:
     """Below this the user is taken to be mid-sentence: the turn ends only at ``max_stop_secs``."""
     unsure_stop_secs: float = 0.7
     max_stop_secs: float = 1.6
+    turn_check_secs: float = 0.1
+    """Silence before the model is asked (at most ``stop_secs``): its answer is ready by ``stop_secs``."""
     silence_timeout_secs: float = 10.0
     silence_counter: int = 3
     max_duration: float = 1800.0
@@ -157,7 +159,10 @@ class CallCore:
         self.state = CallState.CONNECTING
         self.conversation: list[Entry] = []
         self._endpointer = Endpointer(
-            config.start_secs, config.stop_secs, config.max_stop_secs if config.turn_model else None
+            config.start_secs,
+            config.stop_secs,
+            config.max_stop_secs if config.turn_model else None,
+            config.turn_check_secs,
         )
         self._turns = 0
         self._users = 0

@@ -4,10 +4,11 @@ Speech must last ``start_secs`` before a turn starts (a click or a cough does no
 must last ``stop_secs`` before it ends (a breath does not). Short gaps inside the start window
 (``GAP_SECS``) are forgiven. Pure: decisions come with their own times.
 
-With an end-of-turn model (``max_stop_secs`` set), ``stop_secs`` of silence only raises
-:class:`PauseReached`: the caller asks the model whether the user has finished and answers with
-:meth:`Endpointer.require`, which sets how much silence this pause needs (``stop_secs`` when the
-model is sure, more when it is not). Without an answer the turn ends at ``max_stop_secs``.
+With an end-of-turn model (``max_stop_secs`` set), ``check_secs`` of silence (less than
+``stop_secs``, so the answer is in before it is needed) raises :class:`PauseReached`: the caller
+asks the model whether the user has finished and answers with :meth:`Endpointer.require`, which
+sets how much silence this pause needs (``stop_secs`` when the model is sure, more when it is
+not). Without an answer the turn ends at ``max_stop_secs``.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class SilenceBegan:
 
 @dataclass(frozen=True)
 class PauseReached:
-    """Silence has lasted ``stop_secs`` (end-of-turn model in use): is the user done, or pausing?"""
+    """Silence has lasted ``check_secs`` (end-of-turn model in use): is the user done, or pausing?"""
 
     at: float
     """When the silence began (it names the pause in :meth:`Endpointer.require`)."""
@@ -62,10 +63,17 @@ Boundary = TurnStarted | SilenceBegan | PauseReached | TurnEnded
 
 
 class Endpointer:
-    def __init__(self, start_secs: float, stop_secs: float, max_stop_secs: float | None = None) -> None:
+    def __init__(
+        self,
+        start_secs: float,
+        stop_secs: float,
+        max_stop_secs: float | None = None,
+        check_secs: float | None = None,
+    ) -> None:
         self.start_secs = max(0.0, start_secs)
         self.stop_secs = max(0.0, stop_secs)
         self.max_stop_secs = None if max_stop_secs is None else max(self.stop_secs, max_stop_secs)
+        self.check_secs = self.stop_secs if check_secs is None else min(max(0.0, check_secs), self.stop_secs)
         self._needed = self.stop_secs
         """The silence the current pause needs to end the turn."""
         self._paused = False
@@ -154,7 +162,7 @@ class Endpointer:
         if self._gap >= self._needed:
             self._phase = _Phase.QUIET
             return TurnEnded(self._silence_began)
-        if self.max_stop_secs is not None and not self._paused and self._gap >= self.stop_secs:
+        if self.max_stop_secs is not None and not self._paused and self._gap >= self.check_secs:
             self._paused = True
             return PauseReached(self._silence_began)
         return None

@@ -71,8 +71,8 @@ WIRE_RATE = 24_000
 ENGINE_RATE = 16_000
 TURN_WINDOW_SAMPLES = 8 * ENGINE_RATE
 """The end-of-turn model looks at the last 8 s."""
-TEXT_WAIT_SECONDS = 0.15
-"""How long the end-of-turn verdict waits for the pause's early decode, once the model has answered."""
+TEXT_WAIT_SECONDS = 1.0
+"""How long the pause's early decode may take to add its words to the end-of-turn verdict."""
 
 
 async def _ready_text(decode: asyncio.Future[str] | None) -> str | None:
@@ -437,7 +437,10 @@ class CallSession:
             except Exception:
                 logger.exception("the end-of-turn model failed; the pause is taken as the end of the turn")
                 complete = 1.0
-            self._handle(TurnVerdict(pause, complete, await _ready_text(prepared)))
+            self._handle(TurnVerdict(pause, complete))  # the audio's answer at once
+            text = await _ready_text(prepared)
+            if text is not None:  # then the words' (it only matters while the pause goes on)
+                self._handle(TurnVerdict(pause, complete, text))
 
         self._background(ask())
 

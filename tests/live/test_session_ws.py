@@ -22,6 +22,7 @@ import pytest
 import websockets
 
 import vatel
+from support.call_audio import collect, silence, speak, tone
 from support.fake_engines import ScriptedRecognizer, fake_services
 from support.live_server import LiveServer
 from support.schema import errors
@@ -37,8 +38,6 @@ when "bye": Goodbye! -> end
 default: I heard {said}.
 """
 
-FRAME = 480  # 20 ms at 24 kHz
-
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[LiveServer, ScriptedRecognizer]]:
@@ -50,36 +49,6 @@ def served(tmp_path: Path) -> Iterator[tuple[LiveServer, ScriptedRecognizer]]:
         yield LiveServer(runner.url, keys[0], settings), recognizer
     finally:
         runner.stop()
-
-
-def tone(seconds: float, amplitude: float = 0.3) -> bytes:
-    samples = np.arange(int(seconds * 24_000))
-    wave_ = amplitude * np.sin(2 * np.pi * 220 * samples / 24_000)
-    return (wave_ * 32767).astype("<i2").tobytes()
-
-
-def silence(seconds: float) -> bytes:
-    return bytes(int(seconds * 24_000) * 2)
-
-
-async def speak(conn: vatel.Connection, pcm: bytes) -> None:
-    """Stream PCM at real-time pace in 20 ms frames."""
-    started = time.monotonic()
-    for index, offset in enumerate(range(0, len(pcm), FRAME * 2)):
-        await conn.send_input_audio_bytes(pcm[offset : offset + FRAME * 2])
-        delay = started + (index + 1) * 0.02 - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-
-
-async def collect(conn: vatel.Connection, until: str, within: float = 15.0) -> list[Any]:
-    seen: list[Any] = []
-    async with asyncio.timeout(within):
-        async for message in conn.stream_messages():
-            seen.append(message)
-            if message.type == until:
-                break
-    return seen
 
 
 def make_agent(server: LiveServer, **fields: Any) -> str:

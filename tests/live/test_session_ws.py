@@ -9,6 +9,7 @@ stored call with its recording.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 import wave
@@ -217,6 +218,28 @@ class TestBadInput:
         with pytest.raises(vatel.ConnectionClosedError) as closed:
             await read_until_closed()
         assert closed.value.code == 1007
+
+    async def test_an_oversized_frame_closes_with_1009_and_the_server_goes_on(
+        self, served: tuple[LiveServer, Any]
+    ) -> None:
+        server, _ = served
+        agent_id = make_agent(server)
+        conn = await open_session(server, agent_id)
+        await collect(conn, "session_started")
+        with contextlib.suppress(websockets.ConnectionClosed):  # the server may close mid-send
+            await conn.websocket.send('{"type":"input_audio","data":{"audio":"' + "A" * (17 << 20) + '"}}')
+
+        async def read_until_closed() -> None:
+            async with asyncio.timeout(20):
+                while True:
+                    await conn.receive()
+
+        with pytest.raises(vatel.ConnectionClosedError) as closed:
+            await read_until_closed()
+        assert closed.value.code == 1009  # message too big (uvicorn's 16 MiB limit)
+        second = await open_session(server, agent_id)  # the server is fine
+        assert (await collect(second, "session_started"))[-1].type == "session_started"
+        await second.close()
 
     async def test_a_client_that_vanishes_mid_turn_ends_the_call(
         self, served: tuple[LiveServer, Any]

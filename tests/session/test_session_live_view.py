@@ -208,3 +208,33 @@ def test_output_that_is_not_a_terminal_has_no_escape_codes(tmp_path: Path) -> No
         server.wait_done()
     assert result.returncode == 0, result.stderr
     _plain_checks(result.stdout)
+
+
+async def listen_only(live: LiveSession) -> None:
+    await live.send("session_started", {"id": "call-typed"})
+    await live.wait_until(lambda: live.closed, 60, "the client to close")
+
+
+def loudest_dbfs(frames: list[bytes]) -> float:
+    levels = [np.sqrt(np.mean(np.frombuffer(f, "<i2").astype(np.float64) ** 2)) for f in frames if f]
+    return float(20 * np.log10(max(max(levels, default=0.0), 1.0) / 32768))
+
+
+def test_a_typed_line_is_voiced_and_sent_in_place_of_the_microphone(tmp_path: Path) -> None:
+    with SessionServer(listen_only) as server:
+        term = Terminal(args_for(server, tmp_path, 14.0))
+        try:
+            term.wait_for(lambda out: b"Session started" in out, "the session")
+            time.sleep(2.0)  # past the input's loud second (0.4-1.4 s): the microphone is quiet from here
+            typed_at = term.type(b"/hello there")
+            term.wait_for(lambda out: b"hello there" in out, "the prompt")
+            term.type(b"\r")
+            term.wait_for(lambda out: b"(typed) hello there" in out, "the voiced line", 60)
+            time.sleep(1.5)
+            term.type(b"q")
+        finally:
+            code, _ = term.finish()
+        live = server.wait_done()
+    assert code == 130, bytes(term.output)
+    assert loudest_dbfs(frames_between(live, typed_at - 0.5, typed_at)) < -50  # the quiet microphone
+    assert loudest_dbfs(frames_between(live, typed_at, time.monotonic())) > -30  # the spoken line

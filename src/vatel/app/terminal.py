@@ -10,13 +10,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import sys
 import termios
 import tty
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["KeyReader"]
+__all__ = ["KeyReader", "keys_of"]
+
+_SEQUENCE = re.compile("\x1b(?:\\[[0-9;?]*[ -/]*[@-~]|O.)")
+"""What arrow, function and Home/End keys send (CSI and SS3 sequences): not keys of ours."""
+
+
+def keys_of(data: bytes) -> list[str]:
+    """The keys in one read from the terminal: characters, with escape sequences left out (a lone
+    Esc stays a key)."""
+    return list(_SEQUENCE.sub("", data.decode("utf-8", "replace")))
 
 
 class KeyReader:
@@ -55,7 +65,7 @@ class KeyReader:
         if not data and self._loop is not None:
             self._loop.remove_reader(self._fd)
             return
-        for key in data.decode("utf-8", "replace"):
+        for key in keys_of(data):
             self._on_key(key)
 
     def restore(self) -> None:

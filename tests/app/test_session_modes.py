@@ -255,6 +255,15 @@ class TestLatency:
         mic(core, [VOICE] * 20 + [QUIET] * 20, 0.40)  # who goes on until 0.80 s
         assert core.latency.seconds == []
 
+    def test_frames_are_timed_at_their_capture_when_the_shell_knows_it(self) -> None:
+        core = live_core()
+        frames = [QUIET] * 10 + [VOICE] * 25 + [QUIET] * 20
+        for index, frame in enumerate(frames):  # each frame reaches the core 80 ms after its capture
+            captured = (index + 1) * FRAME_SECONDS
+            core.handle(MicFrame(frame, at=captured), captured + 0.08)
+        core.handle(Audible("t1", 1.2), 1.3)
+        assert core.latency.seconds == [pytest.approx(0.5)]  # from 0.70 s: the last voiced frame captured
+
     def test_percentiles(self) -> None:
         assert percentile([0.3, 0.1, 0.2], 0.5) == pytest.approx(0.2)
         assert percentile([0.1, 0.2], 0.95) == pytest.approx(0.195)

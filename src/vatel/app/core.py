@@ -260,6 +260,8 @@ class SessionCore:
         if self.state is not SessionState.LIVE or not event.pcm:
             self.stats.mic_frames_dropped += 1
             return []
+        if event.at is not None:
+            now = event.at  # the VAD times speech at the microphone
         pcm = event.pcm
         if self._typed:
             pcm = self._typed.popleft()  # a typed line is being said: the microphone waits

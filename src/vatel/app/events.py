@@ -54,6 +54,8 @@ class MicFrame:
     """20 ms of the microphone (or the input file): PCM16 24 kHz mono."""
 
     pcm: bytes
+    at: float | None = None
+    """When its last sample was captured (the core's clock); ``None``: when the event comes."""
 
 
 @dataclass(frozen=True)

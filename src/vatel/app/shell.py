@@ -416,8 +416,9 @@ class SessionApp:
                 self.recorder.sent(message)
 
     async def _mic_loop(self, frames: AsyncIterator[bytes]) -> None:
+        microphone = self.microphone if self.config.input_file is None and self.config.text is None else None
         async for frame in frames:
-            self.feed(MicFrame(frame))
+            self.feed(MicFrame(frame, microphone.captured_until if microphone is not None else None))
 
     async def _tick_loop(self) -> None:
         while True:

@@ -5,12 +5,16 @@ returns (no resampling, no encoding, no waiting there). The event loop side turn
 the wire's 20 ms frames with :class:`WireFramer`, and, given an :class:`EchoCanceller`, cleans
 each frame of the speaker's echo, using the block's capture time (PortAudio's
 ``inputBufferAdcTime``). If the loop falls more than ``backlog`` seconds behind, the oldest blocks
-are dropped and counted.
+are dropped and counted. :attr:`Microphone.captured_until` says when the frame just yielded was
+captured (its last sample, on the event loop's clock: the callback's ``time.monotonic()``, which
+has none of PulseAudio's ADC timestamp jitter), so a turn's end of speech is timed at the
+microphone, not when the loop got round to it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -24,6 +28,8 @@ from vatel.audio.pcm import FRAME_SAMPLES, WIRE_RATE
 from vatel.audio.portaudio import sounddevice
 
 __all__ = ["Microphone"]
+
+_monotonic = time.monotonic  # the callback's ``time`` argument hides the module
 
 BLOCK_SECONDS = 0.04
 """The capture period: two wire frames per callback. Half the callbacks and loop wake-ups of 20 ms
@@ -41,7 +47,9 @@ class Microphone:
         self.overflows = 0
         """Blocks PortAudio flagged as overflowed (audio lost before it reached us)."""
         self._stream: Any = None
-        self._handoff: BlockHandoff[tuple[float, bytes]] | None = None
+        self._handoff: BlockHandoff[tuple[float, float, bytes]] | None = None
+        self.captured_until: float | None = None
+        """When the last sample of the frame just yielded by :meth:`frames` was captured (loop clock)."""
 
     @property
     def dropped_blocks(self) -> int:
@@ -77,7 +85,7 @@ class Microphone:
             self.overflows += 1
         handoff = self._handoff
         if handoff is not None:
-            handoff.push((time.inputBufferAdcTime, bytes(indata)))
+            handoff.push((time.inputBufferAdcTime, _monotonic(), bytes(indata)))
 
     async def ready(self, limit: float) -> bool:
         """Wait (at most ``limit`` seconds) for the first block: a capture stream can take a second to
@@ -101,7 +109,7 @@ class Microphone:
             item = await self._handoff.get()
             if item is None:
                 return
-            captured_at, block = item
+            captured_at, arrived_at, block = item
             if echo is not None and self.overflows + self.dropped_blocks != lost:
                 lost = self.overflows + self.dropped_blocks
                 echo.glitch()  # audio lost on the way in: the echo moved against its source
@@ -115,7 +123,9 @@ class Microphone:
                     echo.process(frame, start + index * FRAME_SAMPLES / WIRE_RATE)
                     for index, frame in enumerate(frames)
                 ]
-            for frame in frames:
+            last_end = arrived_at - framer.held / WIRE_RATE  # the block's last samples wait in the framer
+            for index, frame in enumerate(frames):
+                self.captured_until = last_end - (len(frames) - 1 - index) * FRAME_SAMPLES / WIRE_RATE
                 yield frame
 
     def close(self) -> None:

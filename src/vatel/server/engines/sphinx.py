@@ -25,6 +25,10 @@ SAMPLE_RATE = 16_000
 _FAST = {"fwdflat": False, "bestpath": False}
 
 
+PIECE_BYTES = 320
+"""10 ms of PCM16 at 16 kHz (one recogniser frame): the most audio decoded while holding the GIL."""
+
+
 class SphinxRecognizer:
     """A :class:`~vatel.server.engines.stt.StreamingRecognizer` (and a whole-utterance ``Recognizer``)."""
 
@@ -81,9 +85,12 @@ class SphinxStream:
         """Decode ``audio`` (float32, 16 kHz); the hypothesis so far (``""`` before any word)."""
         if self._finished:
             raise RuntimeError("this utterance is finished; start a new stream")
-        samples = checked_samples(audio)
-        if samples.size:
-            self._decoder.process_raw(float_to_pcm16(samples), False, False)
+        pcm = float_to_pcm16(checked_samples(audio))
+        # pocketsphinx holds the GIL while it decodes: fed in 10 ms pieces, it lets the event loop
+        # (and every other call on it) run between pieces instead of stalling it for the whole
+        # block (measured: 1 ms timers late by 145 ms p50 with 0.25 s blocks; benchmarks/density.py).
+        for start in range(0, len(pcm), PIECE_BYTES):
+            self._decoder.process_raw(pcm[start : start + PIECE_BYTES], False, False)
         return _text(self._decoder)
 
     def finish(self) -> str:

@@ -29,6 +29,7 @@ from vatel.app.events import (
     Show,
     SpeakText,
     Spoken,
+    Tick,
 )
 from vatel.app.heard import split_heard
 from vatel.app.latency import percentile
@@ -263,6 +264,29 @@ class TestLatency:
             core.handle(MicFrame(frame, at=captured), captured + 0.08)
         core.handle(Audible("t1", 1.2), 1.3)
         assert core.latency.seconds == [pytest.approx(0.5)]  # from 0.70 s: the last voiced frame captured
+
+    def test_thinking_lasts_until_the_answer_or_ten_seconds(self) -> None:
+        core = live_core()
+        seen: list[Activity] = []
+        speak_then_quiet(core, 0.0, voiced=25, quiet=20)
+        seen.append(core.activity)
+        for now, event in [
+            (10.0, Tick()),
+            (11.2, Tick()),
+            (12.0, received("speech_started", {"emulated": False})),
+            (13.0, received("speech_stopped")),
+            (13.5, audio("t1")),
+        ]:
+            core.handle(event, now)
+            seen.append(core.activity)
+        assert [a.value for a in seen] == [
+            "thinking",
+            "thinking",
+            "listening",  # no answer for more than 10 s
+            "user speaking",
+            "thinking",
+            "agent speaking",
+        ]
 
     def test_percentiles(self) -> None:
         assert percentile([0.3, 0.1, 0.2], 0.5) == pytest.approx(0.2)

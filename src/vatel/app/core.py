@@ -105,6 +105,8 @@ KEYS = (
 KEY_HINT = "m mic  s speaker  t push-to-talk  space talk  / type  ? keys  q quit"
 TYPED_SILENCE = 1.2
 """Seconds of silence sent after a typed line, so the server's VAD ends the turn."""
+THINKING_LIMIT = 10.0
+"""Seconds after the user's end of speech with no answer before the state goes back to listening."""
 _FRAME_SECONDS = 0.02
 _WIRE_RATE = 24_000
 _WIRE_FRAME_BYTES = 960
@@ -196,6 +198,7 @@ class SessionCore:
         self.latency = TurnLatency()
         self._server_hears_speech = False
         self._awaiting_answer = False
+        self._awaiting_since = 0.0
         self._agent_text: dict[str, str] = {}
         self._agent_samples: dict[str, int] = {}
         self._agent_complete: set[str] = set()
@@ -220,6 +223,8 @@ class SessionCore:
         if isinstance(event, Received):
             return self._received(event, now)
         if isinstance(event, Tick):
+            if self._awaiting_answer and now - self._awaiting_since > THINKING_LIMIT:
+                self._awaiting_answer = False  # no answer is coming: back to listening
             return self._expire_tools(now) + self._close_when_done(now)
         if isinstance(event, InputEnded):
             return self._input_ended(now)
@@ -283,7 +288,7 @@ class SessionCore:
             self.latency.speech_started()
             self._awaiting_answer = False
             return []
-        self._awaiting_answer = True
+        self._awaiting_answer, self._awaiting_since = True, now
         return self._latency_line(self.latency.speech_ended(edge.at))
 
     def _key(self, event: KeyPress) -> list[Action]:
@@ -399,7 +404,7 @@ class SessionCore:
             return [Show(Line("status", f"you are speaking{emulated}"))]
         if isinstance(message, SpeechStopped):
             self._server_hears_speech = False
-            self._awaiting_answer = True
+            self._awaiting_answer, self._awaiting_since = True, now
             return [Show(Line("status", "listening"))]
         if isinstance(message, SessionStarted):
             if self.state is not SessionState.CONNECTING:

@@ -270,13 +270,14 @@ class TestLatency:
         seen: list[Activity] = []
         speak_then_quiet(core, 0.0, voiced=25, quiet=20)
         seen.append(core.activity)
-        for now, event in [
+        timeline: list[tuple[float, Event]] = [
             (10.0, Tick()),
             (11.2, Tick()),
             (12.0, received("speech_started", {"emulated": False})),
             (13.0, received("speech_stopped")),
             (13.5, audio("t1")),
-        ]:
+        ]
+        for now, event in timeline:
             core.handle(event, now)
             seen.append(core.activity)
         assert [a.value for a in seen] == [

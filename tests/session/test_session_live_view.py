@@ -238,3 +238,25 @@ def test_a_typed_line_is_voiced_and_sent_in_place_of_the_microphone(tmp_path: Pa
     assert code == 130, bytes(term.output)
     assert loudest_dbfs(frames_between(live, typed_at - 0.5, typed_at)) < -50  # the quiet microphone
     assert loudest_dbfs(frames_between(live, typed_at, time.monotonic())) > -30  # the spoken line
+
+
+async def break_off(live: LiveSession) -> None:
+    await live.send("session_started", {"id": "call-broken"})
+    await live.wait_input_seconds(0.5)
+    await live.ws.close(1011)  # a server error mid-session: the app fails, with the live view up
+    live.closed = True
+
+
+def test_a_session_that_breaks_off_gives_the_terminal_back(tmp_path: Path) -> None:
+    with SessionServer(break_off) as server:
+        term = Terminal(args_for(server, tmp_path, 5.0))
+        try:
+            term.wait_for(lambda out: b"q quit" in out, "status bar")
+        finally:
+            code, after = term.finish()
+        server.wait_done()
+    output = bytes(term.output)
+    assert code == 1, output
+    assert b"error: the session broke off" in output and b"Traceback" not in output
+    assert after == term.before
+    assert output.rfind(b"\x1b[?25h") > output.rfind(b"\x1b[?25l")

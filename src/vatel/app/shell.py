@@ -190,6 +190,8 @@ class SessionApp:
     async def _voice_line(self, text: str) -> None:
         """Voice a typed line off the loop, one at a time and in order; the core sends its frames."""
         async with self._voicing:
+            if self._speak is None and self.config.text is None:
+                self.printer.show(Line("status", "loading a local voice for typed lines..."))
             try:
                 frames = await asyncio.to_thread(self._voice_frames, text)
             except Exception as exc:  # a voice that fails (or is missing) must not end the session

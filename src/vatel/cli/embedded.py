@@ -115,15 +115,17 @@ def caller_voice(engines: Engines) -> Speak:
     return speak
 
 
-def local_voice() -> Speak:
+def local_voice(*, announce: bool = True) -> Speak:
     """For typing against a hosted server: the server's voices loaded here (espeak-ng only, with the
-    lightest recogniser the loader insists on), or one clear :class:`CommandError`."""
+    lightest recogniser the loader insists on), or one clear :class:`CommandError`. ``announce``:
+    say so on stderr (not while the live view owns the terminal)."""
     from vatel.server.engines.loading import EngineConfig, EngineUnavailable, load_engines
 
     config = EngineConfig(
         final_stt="pocketsphinx", interim_stt=None, tts="espeak", extra_tts=(), warm_up=False
     )
-    _say("--text: loading a local voice to speak what you type")
+    if announce:
+        _say("--text: loading a local voice to speak what you type")
     try:
         engines = load_engines(config)
     except EngineUnavailable as error:

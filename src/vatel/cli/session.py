@@ -46,7 +46,7 @@ def run_session_command(args: argparse.Namespace) -> int:
         raise CommandError("no agent: pass --agent-id (or set VATEL_AGENT_ID) with the agent's UUID")
     text = _text_input(args, _hosted_voice) if args.text is not None else None
     config = _config(args, args.api_key, args.agent_id, args.base_url or DEFAULT_BASE_URL, text=text)
-    return _run(replace(config, voice=_hosted_voice))
+    return _run(replace(config, voice=lambda: _hosted_voice(announce=False)))
 
 
 def _text_input(args: argparse.Namespace, voice: Callable[[], Speak]) -> TextInput:
@@ -60,15 +60,15 @@ def _text_input(args: argparse.Namespace, voice: Callable[[], Speak]) -> TextInp
     return text
 
 
-def _hosted_voice() -> Speak:
+def _hosted_voice(announce: bool = True) -> Speak:
     try:
         from vatel.cli.embedded import local_voice
     except ModuleNotFoundError as missing:
         raise CommandError(
-            f"--text speaks with the local server's voices, but the Python package {missing.name} is "
-            "not installed: pip install 'vatel[server]' (in a checkout: uv sync --extra server)"
+            f"typed lines are spoken with the local server's voices, but the Python package {missing.name} "
+            "is not installed: pip install 'vatel[server]' (in a checkout: uv sync --extra server)"
         ) from None
-    return local_voice()
+    return local_voice(announce=announce)
 
 
 def _config(

@@ -15,10 +15,20 @@ Runs ``vatel session`` as a subprocess against the scripted loopback server of t
    frame leaving the server (loopback, well under 1 ms to the app) to the last loud sample at the
    virtual speaker, p50 / p95. The recording path's own latency is included, so the figure is an
    upper bound. Target: p95 <= 40 ms.
+4. **Echo cancellation**: the CPU of :class:`EchoCanceller` (WebRTC AEC3) per 10 ms microphone
+   frame, in this process on a simulated echo (``process_time``, far end included); then, on the
+   virtual card with its echo route on (the speaker looped into the microphone), the server plays a
+   ``--echo``-second answer and ERLE is measured from 2 s into it: the raw microphone's power over
+   the power of what the app sent (``tests/support/echo_run.py``). Targets: ERLE >= 20 dB; the
+   CPU well under a core's 1 % per frame rate (0.1 ms per 10 ms frame = 1 % of a core).
+5. **Self-interruption**: ``vatel serve`` with its real models (Silero VAD decides barge-in)
+   speaks a first message of about ``--answer`` seconds through the same echo route, once with
+   echo cancellation and once with ``--no-aec``; the app's counters say how often the agent was
+   interrupted. Target: 0 with AEC (and at least 1 without, or the check proves nothing).
 
 Prints the figures and writes ``benchmarks/results/client.json``::
 
-    .venv/bin/python benchmarks/client.py [--listen 20] [--play 60] [--trials 30]
+    .venv/bin/python benchmarks/client.py [--listen 20] [--play 60] [--trials 30] [--echo 60] [--answer 60]
 """
 
 from __future__ import annotations
@@ -40,9 +50,13 @@ from typing import Any
 import numpy as np
 import orjson
 
+import vatel
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from support.echo_run import LONG_ANSWER, answer_session, answer_speech, erle_run  # noqa: E402
+from support.serve_process import Serve  # noqa: E402
 from support.session_server import LiveSession, SessionServer  # noqa: E402
 from support.virtual_card import VirtualCard  # noqa: E402
 
@@ -50,7 +64,13 @@ RESULTS = ROOT / "benchmarks" / "results"
 RATE = 24_000
 VATEL = [sys.executable, "-c", "from vatel.cli import entry_point; entry_point()"]
 TONE_HZ = 1000.0
-TARGETS = {"listen_cpu_percent": 3.0, "underruns_per_minute": 0.0, "interrupt_to_silence_p95_ms": 40.0}
+TARGETS = {
+    "listen_cpu_percent": 3.0,
+    "underruns_per_minute": 0.0,
+    "interrupt_to_silence_p95_ms": 40.0,
+    "aec_erle_db": 20.0,
+    "aec_self_interruptions": 0,
+}
 
 
 def cpu_seconds(pid: int) -> float:
@@ -200,6 +220,91 @@ def interruptions(card: VirtualCard, trials: int, work: Path) -> dict[str, Any]:
     }
 
 
+# --- 4: echo cancellation ------------------------------------------------------------------------------
+
+
+def aec_cpu(seconds: float = 30.0) -> dict[str, Any]:
+    """CPU per 10 ms microphone frame of the canceller on a simulated echo (48 kHz speaker)."""
+    from vatel.audio.echo import EchoCanceller
+
+    rate, speaker_rate = RATE, 48_000
+    rng = np.random.default_rng(1)
+    far = (rng.standard_normal(round(seconds * speaker_rate)) * 0.05).astype(np.float32)
+    far_24k = far[::2]
+    heard = np.concatenate([np.zeros(960, np.float32), 0.5 * far_24k[:-960]])
+    pcm = (np.clip(heard, -1, 1) * 32767).astype("<i2").tobytes()
+    canceller = EchoCanceller(speaker_rate, warmup=0.0)
+    block, frame = speaker_rate // 100, rate // 50
+    spent = 0.0
+    frames = 0
+    for step in range(round(seconds * 50) - 3):
+        for k in (2 * step + 4, 2 * step + 5):  # the speaker writes 40-50 ms ahead
+            canceller.tap.push(k * 0.01, block, far[k * block : (k + 1) * block].tobytes())
+        start = time.process_time()
+        canceller.process(pcm[step * frame * 2 : (step + 1) * frame * 2], step * 0.02)
+        spent += time.process_time() - start
+        frames += 2
+    return {
+        "aec_cpu_ms_per_frame": round(spent / frames * 1000, 4),
+        "aec_cpu_percent_of_core": round(spent / seconds * 100, 2),
+        "aec_cpu_frames": frames,
+    }
+
+
+def echo_path(card: VirtualCard, seconds: float, work: Path) -> dict[str, Any]:
+    card.echo(True)
+    try:
+        run = erle_run(card, answer_speech(work, seconds), work)
+    finally:
+        card.echo(False)
+    if run.exit_code != 0:
+        raise SystemExit(f"vatel session failed ({run.exit_code}): {run.stderr}")
+    echo = run.stats.get("echo", {})
+    cancelled = max(1, echo.get("frames_cancelled", 0))
+    return {
+        "aec_answer_seconds": round(run.answer_seconds, 1),
+        "aec_erle_db": round(run.erle_db, 1),
+        "aec_echo_rms": round(run.raw_rms, 4),
+        "aec_sent_rms": round(run.sent_rms, 6),
+        "aec_session_ms_per_frame": round(echo.get("busy_seconds", 0.0) / cancelled * 1000, 4),
+        "aec_frames_muted": echo.get("frames_muted"),
+        "aec_frames_gated": echo.get("frames_gated"),
+        "aec_glitches": echo.get("glitches"),
+        "aec_device_underflows": run.stats.get("speaker", {}).get("device_underflows"),
+    }
+
+
+def self_interruption(card: VirtualCard, seconds: float, work: Path) -> dict[str, Any]:
+    repeats = max(1, round(seconds / 28))  # LONG_ANSWER is about 28 s in hibari's voice
+    serve = Serve(work / "serve-data", live=True)
+    card.echo(True)
+    try:
+        key = serve.data_dir.joinpath("api-key").read_text().strip()
+        with vatel.Client(api_key=key, base_url=serve.url) as client:
+            agent = client.agents.create(
+                {
+                    "name": "Talker",
+                    "prompt": 'default: I heard "{said}".',
+                    "first_message": " ".join([LONG_ANSWER] * repeats),
+                }
+            )
+        assert agent.id is not None
+        figures: dict[str, Any] = {}
+        for name, extra, limit in (("aec", [], seconds * 2 + 60), ("no_aec", ["--no-aec"], 30.0)):
+            run = answer_session(
+                card, serve.url, key, agent.id, work, *extra, answer=seconds - 8, limit=limit
+            )
+            if run.exit_code not in (0, 130):
+                raise SystemExit(f"vatel session failed ({run.exit_code}): {run.stderr}")
+            figures[f"{name}_self_interruptions"] = run.stats["interruptions"]
+            figures[f"{name}_played_seconds"] = round(run.stats["speaker"]["played_seconds"], 1)
+            figures[f"{name}_device_underflows"] = run.stats["speaker"]["device_underflows"]
+    finally:
+        card.echo(False)
+        serve.stop()
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -207,6 +312,10 @@ def main() -> None:
     parser.add_argument("--listen", type=float, default=20.0, help="seconds of listening measured")
     parser.add_argument("--play", type=float, default=60.0, help="seconds of agent audio played")
     parser.add_argument("--trials", type=int, default=30, help="interruptions timed")
+    parser.add_argument("--echo", type=float, default=60.0, help="seconds of agent answer for ERLE")
+    parser.add_argument(
+        "--answer", type=float, default=60.0, help="seconds of the real server's answer (0: skip that part)"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="vatel-bench-") as tmp:
@@ -216,6 +325,11 @@ def main() -> None:
             os.environ["PULSE_SOURCE"] = "vspeaker.monitor"
             figures = listen_and_play(card, args.listen, args.play, work)
             figures |= interruptions(card, args.trials, work)
+        with VirtualCard(work / "echo-card") as card:  # a fresh card: nothing of the parts above
+            figures |= echo_path(card, args.echo, work)
+            if args.answer > 0:
+                figures |= self_interruption(card, args.answer, work)
+    figures |= aec_cpu()
 
     result = {
         "benchmark": "client",
@@ -239,6 +353,20 @@ def main() -> None:
         f"over {figures['measured']} trials (target p95 <= 40 ms; includes the "
         f"{figures['recording_latency_ms']} ms recording latency)"
     )
+    print(
+        f"echo cancellation:          ERLE {figures['aec_erle_db']} dB over a "
+        f"{figures['aec_answer_seconds']:g} s answer from 2 s in (target >= 20 dB); CPU "
+        f"{figures['aec_cpu_ms_per_frame']} ms per 10 ms frame ({figures['aec_cpu_percent_of_core']} % "
+        f"of a core while cancelling; in the session {figures['aec_session_ms_per_frame']} ms wall); "
+        f"speaker underflows during it: {figures['aec_device_underflows']}"
+    )
+    if args.answer > 0:
+        print(
+            f"self-interruption:          {figures['aec_self_interruptions']} with AEC over a "
+            f"{figures['aec_played_seconds']:g} s answer (target 0); {figures['no_aec_self_interruptions']} "
+            f"with --no-aec ({figures['no_aec_played_seconds']:g} s played); speaker underflows "
+            f"{figures['aec_device_underflows']} / {figures['no_aec_device_underflows']}"
+        )
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / "client.json"
     out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))

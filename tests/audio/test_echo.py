@@ -121,6 +121,17 @@ class TestCancellation:
         erle = erle_db(run.heard, run.sent, resumed, resumed + 1.0)
         assert erle >= 20, f"ERLE {erle:.1f} dB in the second after a {pause} s pause"
 
+    def test_after_a_long_silence_the_apm_stops_and_starts_again_muted_for_a_second(self) -> None:
+        far = noise_burst(10.0, seed=13)  # sound all along, but for 6 s in the middle
+        far[round(2.0 * RATE) : round(8.0 * RATE)] = 0
+        canceller = EchoCanceller(SPEAKER_RATE, warmup=0.0)
+        run = simulate(far, seconds=10.5, canceller=canceller, far_starts=0.0)
+        assert canceller.stats.restarts == 1
+        assert canceller.stats.frames_passed >= 50  # idle between 2 + 5 s and 8 s
+        restart = round(8.0 * RATE)
+        assert np.abs(run.sent[restart + RATE // 10 : restart + RATE // 2]).max() == 0  # re-warming
+        assert erle_db(run.heard, run.sent, 9.5, 10.2) >= 20
+
     def test_near_speech_alone_passes_through_untouched(self) -> None:
         voice = talker(3.0, seed=4)
         run = simulate(None, seconds=3.0, near=voice)

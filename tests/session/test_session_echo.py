@@ -14,34 +14,19 @@ looped into the microphone, 30 ms later, as laptop speakers are heard by their m
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import orjson
 import pytest
 
 import vatel
-from support.echo_run import answer_speech, erle_run
+from support.echo_run import LONG_ANSWER, answer_session, answer_speech, erle_run
 from support.serve_process import Serve
-from support.signals import rms_windows
 from support.virtual_card import VirtualCard
 
 pytestmark = [pytest.mark.loopback, pytest.mark.audio]
 
-VATEL = [sys.executable, "-c", "from vatel.cli import entry_point; entry_point()"]
-LONG_ANSWER = (
-    "Welcome to the harbour bakery. Let me tell you about our day. We open at seven in the morning, "
-    "when the first loaves come out of the oven. By eight the croissants are ready, and by nine we "
-    "have rye bread, seed bread and the famous walnut loaf. At noon we serve soup with fresh rolls. "
-    "In the afternoon there are apple cakes, plum cakes and cheese cakes, and on Saturdays a large "
-    "chocolate cake that is usually gone by three. We close at six, and whatever is left goes to the "
-    "shelter down the road. Now, how can I help you today?"
-)
 ANSWER_SECONDS = 20.0
 """At least this much of the answer must have played (it is about 25 s long)."""
 LIMIT_SECONDS = 120.0
@@ -92,55 +77,15 @@ def talker_agent(serve: Serve) -> str:
     return agent.id
 
 
-def played_so_far(recording: Path) -> tuple[float, float]:
-    """(seconds from the first sound to the last, seconds of quiet after it) in the virtual
-    speaker's recording so far."""
-    data = recording.read_bytes() if recording.exists() else b""
-    samples = np.frombuffer(data[: len(data) // 2 * 2], "<i2").astype(np.float32) / np.float32(32768)
-    levels = rms_windows(samples, 0.05)
-    loud = np.flatnonzero(levels > 0.01)
-    if not len(loud):
-        return 0.0, len(levels) * 0.05
-    return (loud[-1] - loud[0]) * 0.05, (len(levels) - 1 - loud[-1]) * 0.05
-
-
 def session_stats(
     card: VirtualCard, serve: Serve, agent_id: str, work: Path, *extra: str, stop_after: float | None = None
 ) -> dict[str, Any]:
-    """Run ``vatel session`` until the answer has played (:data:`ANSWER_SECONDS` of sound, then 1.5 s
-    of quiet) or ``stop_after`` seconds, stop it with Ctrl-C, and return its counters."""
-    stats = work / "stats.json"
-    recorder = card.record(work / "speaker.raw")
     key = serve.data_dir.joinpath("api-key").read_text().strip()
-    process = subprocess.Popen(
-        [
-            *VATEL,
-            *["session", "--api-key", key, "--agent-id", agent_id, "--base-url", serve.url],
-            *["--stats-file", str(stats), *extra],
-        ],
-        env=card.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    run = answer_session(
+        card, serve.url, key, agent_id, work, *extra, answer=ANSWER_SECONDS, limit=stop_after or LIMIT_SECONDS
     )
-    try:
-        started = time.monotonic()
-        limit = started + (stop_after or LIMIT_SECONDS)
-        while time.monotonic() < limit and process.poll() is None:
-            time.sleep(0.5)
-            sound, quiet = played_so_far(recorder.path)
-            if stop_after is None and sound >= ANSWER_SECONDS and quiet >= 1.5:
-                break
-        process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=30)
-    finally:
-        recorder.stop()
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert process.returncode in (0, 130), stderr  # 0: the server ended the call first
-    result: dict[str, Any] = orjson.loads(stats.read_bytes())
-    return result
+    assert run.exit_code in (0, 130), run.stderr  # 0: the server ended the call first
+    return run.stats
 
 
 @pytest.mark.models

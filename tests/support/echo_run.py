@@ -15,8 +15,10 @@ seconds long moves the figure by far less than a decibel.
 from __future__ import annotations
 
 import asyncio
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,10 +27,10 @@ import numpy as np
 import orjson
 
 from support.session_server import LiveSession, SessionServer
-from support.signals import RATE, best_match, speech, to_pcm16
+from support.signals import RATE, best_match, rms_windows, speech, to_pcm16
 from support.virtual_card import VirtualCard
 
-__all__ = ["EchoRun", "answer_speech", "erle_run"]
+__all__ = ["LONG_ANSWER", "EchoRun", "SessionRun", "answer_session", "answer_speech", "erle_run"]
 
 VATEL = [sys.executable, "-c", "from vatel.cli import entry_point; entry_point()"]
 PASSAGE = (
@@ -37,6 +39,15 @@ PASSAGE = (
     "premises every morning. If you would like to order a birthday cake, please call us two days "
     "ahead, and tell us the size, the flavour and the name to write on it. "
 )
+LONG_ANSWER = (
+    "Welcome to the harbour bakery. Let me tell you about our day. We open at seven in the morning, "
+    "when the first loaves come out of the oven. By eight the croissants are ready, and by nine we "
+    "have rye bread, seed bread and the famous walnut loaf. At noon we serve soup with fresh rolls. "
+    "In the afternoon there are apple cakes, plum cakes and cheese cakes, and on Saturdays a large "
+    "chocolate cake that is usually gone by three. We close at six, and whatever is left goes to the "
+    "shelter down the road. Now, how can I help you today?"
+)
+"""A first message of about 28 s in the local server's voice (hibari)."""
 PLAY_DELAY = 0.2
 """From the answer's first chunk leaving the server to its echo reaching the server (prebuffer,
 output and input latency, the card's 30 ms loopback, one capture block)."""
@@ -123,4 +134,70 @@ def erle_run(
         stats=stats,
         exit_code=result.returncode,
         stderr=result.stderr,
+    )
+
+
+# --- a session with a real server: does the agent interrupt itself? --------------------------------
+
+
+@dataclass
+class SessionRun:
+    stats: dict[str, Any]
+    """The app's ``--stats-file`` (``interruptions``, ``speaker``, ``echo`` ...)."""
+    seconds: float
+    exit_code: int
+    stderr: str
+
+
+def played_so_far(recording: Path) -> tuple[float, float]:
+    """(seconds from the first sound to the last, seconds of quiet after it) in the virtual
+    speaker's recording so far."""
+    data = recording.read_bytes() if recording.exists() else b""
+    samples = np.frombuffer(data[: len(data) // 2 * 2], "<i2").astype(np.float32) / np.float32(32768)
+    levels = rms_windows(samples, 0.05)
+    loud = np.flatnonzero(levels > 0.01)
+    if not len(loud):
+        return 0.0, len(levels) * 0.05
+    return float(loud[-1] - loud[0]) * 0.05, float(len(levels) - 1 - loud[-1]) * 0.05
+
+
+def answer_session(
+    card: VirtualCard, url: str, key: str, agent_id: str, work: Path, *extra: str, answer: float, limit: float
+) -> SessionRun:
+    """``vatel session`` with an agent whose first message is long, on ``card``, until the answer has
+    played (``answer`` seconds from the first sound to the last, then 1.5 s of quiet: nobody
+    interrupted it, or it resumed) or ``limit`` seconds; then Ctrl-C. The app's counters say
+    whether the agent was interrupted."""
+    stats = work / "session-stats.json"
+    recorder = card.record(work / "speaker.raw")
+    process = subprocess.Popen(
+        [
+            *VATEL,
+            *["session", "--api-key", key, "--agent-id", agent_id, "--base-url", url],
+            *["--stats-file", str(stats), *extra],
+        ],
+        env=card.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    started = time.monotonic()
+    try:
+        while time.monotonic() < started + limit and process.poll() is None:
+            time.sleep(0.5)
+            sound, quiet = played_so_far(recorder.path)
+            if sound >= answer and quiet >= 1.5:
+                break
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        recorder.stop()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return SessionRun(
+        stats=orjson.loads(stats.read_bytes()) if stats.exists() else {},
+        seconds=time.monotonic() - started,
+        exit_code=process.returncode,
+        stderr=stderr,
     )

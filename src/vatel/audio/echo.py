@@ -3,7 +3,8 @@ microphone, is taken out of the microphone before it reaches the server.
 
 Without it an agent on laptop speakers hears itself and interrupts itself. The canceller is
 WebRTC's AEC3, through the ``AudioProcessingModule`` of the ``livekit`` wheel (about 0.1 ms per
-10 ms frame; ``benchmarks/client.py`` measures it), on the wire's 24 kHz PCM16 in 10 ms frames.
+10 ms frame, 0.15-0.2 ms with the far end's resampling; ``benchmarks/client.py`` measures it), on
+the wire's 24 kHz PCM16 in 10 ms frames.
 
 How the two streams meet:
 
@@ -16,12 +17,14 @@ How the two streams meet:
    the APM (``process_reverse_stream``), so an echo always comes after its source, as AEC3 needs;
    it finds the acoustic delay left over (the room, the sound server's buffers) by itself.
    ``set_stream_delay_ms`` gets what the timestamps say separates the two.
-3. Both clocks count samples and follow the timestamps slowly (:class:`StreamClock`): capture
-   timestamps through PulseAudio jitter by up to 50 ms from block to block, and the alignment must
-   not shake with them. A jump of more than :data:`JUMP` (a stalled loop, lost blocks) is followed
-   at once.
-4. While nothing has been played for :data:`ECHO_TAIL` seconds the microphone passes through
-   untouched and the APM is not called (no CPU while listening).
+3. Both clocks count samples (:class:`StreamClock`), since a step in either moves the echo
+   against its source: the speaker's follows its DAC timestamps slowly and takes them as they
+   are after an underflow; the capture clock ignores its timestamps' jitter (through PulseAudio
+   they jump by tens of ms, more on a busy machine) and resyncs only after a reported loss of
+   audio or a jump of more than :data:`NEAR_JUMP`.
+4. While nothing has been played for :data:`IDLE_AFTER` seconds the microphone passes through
+   untouched and the APM is not called (no CPU while listening); when it starts again, the
+   microphone is silenced while the first :data:`REWARM_SECONDS` of sound play.
 5. Warm-up: until the far end has played ``warmup`` seconds of sound, the AEC is still
    converging, so the microphone is silenced while the agent is heard (and :data:`ECHO_TAIL`
    after): the agent's first words cannot barge in. The user cannot either, for that long.
@@ -66,7 +69,11 @@ REWARM_SECONDS = 1.0
 """Seconds of played sound silenced after a glitch (AEC3 re-finds a moved echo within about that)."""
 ECHO_TAIL = 0.5
 """After the last audible far-end frame, how long its echo may still arrive (sound server
-buffers, Bluetooth); the canceller keeps working (and the warm-up keeps muting) that long."""
+buffers, Bluetooth): the warm-up and the residual gate act that long."""
+IDLE_AFTER = 5.0
+"""After this long with nothing audible played, the APM stops (no CPU while listening). Not
+sooner: a pause between two sentences must not break the stream the APM sees (restarting it on
+exactly the same alignment is fragile, and a misaligned echo leaks until AEC3 re-finds it)."""
 LEAD = 0.04
 """The far end is given this much ahead of the microphone: timestamps that put the echo a little
 early (capture times jitter by tens of ms) must still leave it after its source; AEC3 finds the
@@ -205,7 +212,9 @@ class EchoStats:
         self.frames_muted = 0
         """10 ms microphone frames silenced by the warm-up."""
         self.frames_passed = 0
-        """10 ms microphone frames passed untouched (nothing played for ``ECHO_TAIL``)."""
+        """10 ms microphone frames passed untouched (nothing played for ``IDLE_AFTER``)."""
+        self.restarts = 0
+        """Times the APM started again after the agent was quiet for ``IDLE_AFTER``."""
         self.frames_gated = 0
         """10 ms microphone frames silenced as residual echo (:data:`RESIDUAL_GATE_DB`)."""
         self.far_frames = 0
@@ -296,11 +305,14 @@ class EchoCanceller:
         jumps = self._near_clock.jumps
         now = self._near_clock.follow(captured_at)
         self._jumped(self._near_clock.jumps - jumps)
+        self._near_clock.advance(len(frame) / FRAME_BYTES * FRAME_SECONDS)
+        if not self._engaged and not self._far:  # listening: nothing played, nothing to do
+            self.stats.frames_passed += len(frame) // FRAME_BYTES
+            return frame
         out = bytearray(frame)
         for offset in range(0, len(out), FRAME_BYTES):
             self._process_one(out, offset, now)
             now += FRAME_SECONDS
-        self._near_clock.advance(len(frame) / FRAME_BYTES * FRAME_SECONDS)
         return bytes(out)
 
     def _process_one(self, out: bytearray, offset: int, now: float) -> None:
@@ -313,17 +325,18 @@ class EchoCanceller:
         heard = bytes(out[offset : offset + FRAME_BYTES])
         cleaned = self._apm.capture(heard, delay_ms)
         self.stats.frames_cancelled += 1
-        if not self.warmed_up:
+        agent_heard = self._last_audible is not None and now - self._last_audible < ECHO_TAIL
+        if agent_heard and not self.warmed_up:
             cleaned = bytes(FRAME_BYTES)  # still converging: the agent must not hear itself
             self.stats.frames_muted += 1
-        elif rms(np.frombuffer(cleaned, dtype="<i2")) < rms(np.frombuffer(heard, dtype="<i2")) * RESIDUAL:
+        elif agent_heard and rms(np.frombuffer(cleaned, "<i2")) < rms(np.frombuffer(heard, "<i2")) * RESIDUAL:
             # The AEC took most of this frame away: what is left is echo, not a voice over it.
             cleaned = bytes(FRAME_BYTES)
             self.stats.frames_gated += 1
         out[offset : offset + FRAME_BYTES] = cleaned
         self.stats.busy_seconds += time.perf_counter() - started
-        if self._last_audible is not None and now - self._last_audible >= ECHO_TAIL:
-            self._engaged = False  # the echo is over: listen untouched (no APM, no CPU)
+        if self._last_audible is not None and now - self._last_audible >= IDLE_AFTER:
+            self._engaged = False  # the agent is done talking: listen untouched (no APM, no CPU)
 
     def _feed_far(self, now: float) -> None:
         """Give the APM every far-end frame heard at or before ``now``."""
@@ -332,6 +345,10 @@ class EchoCanceller:
             at, pcm, level = far.popleft()
             audible = level > AUDIBLE
             if audible:
+                if not self._engaged and self._last_audible is not None:
+                    # The APM starts again after a long pause: give it a moment, as after a glitch.
+                    self._muted_until = max(self._muted_until, self._played_seconds + REWARM_SECONDS)
+                    self.stats.restarts += 1
                 self._last_audible = at
                 self._played_seconds += FRAME_SECONDS
                 self._engaged = True
@@ -359,7 +376,7 @@ class EchoCanceller:
             now = self._far_clock.follow(dac)  # the clock runs on through silence
             self._far_clock.advance(frames / rate)
             if samples is None and (
-                self._far_last_sound is None or dac - self._far_last_sound > ECHO_TAIL + 0.1
+                self._far_last_sound is None or dac - self._far_last_sound > IDLE_AFTER + 0.1
             ):
                 # Listening: nothing to cancel, nothing to compute. What is held is silence.
                 self._resampler, self._far_pending = None, np.zeros(0, dtype=np.float32)

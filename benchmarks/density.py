@@ -63,7 +63,7 @@ LEAD = 0.2
 LATE_TARGET_MS = 25.0
 PHASES = 20
 """Sessions are spread over this many 1 ms phases of the 20 ms frame period."""
-COMPONENTS = ("vad", "stt_interim", "stt_final", "tts", "brain")
+COMPONENTS = ("vad", "turn", "stt_interim", "stt_final", "tts", "brain")
 
 
 def percentile(values: Sequence[float], share: float) -> float:

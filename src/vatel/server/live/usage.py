@@ -1,4 +1,4 @@
-"""Where a server's CPU goes: per component (VAD, STT, TTS, brain) and the transport around them.
+"""Where a server's CPU goes: per component (VAD, end-of-turn model, STT, TTS, brain) and the transport.
 
 Always on and cheap: one read of the calling thread's CPU clock before and after each engine call
 (about a microsecond, against 100+ µs for the cheapest call timed). The components are timed in
@@ -25,7 +25,7 @@ from vatel.server.engines.native_threads import threads_cpu_seconds
 P = ParamSpec("P")
 T = TypeVar("T")
 
-COMPONENTS = ("vad", "stt_interim", "stt_final", "tts", "brain")
+COMPONENTS = ("vad", "turn", "stt_interim", "stt_final", "tts", "brain")
 ON_THE_LOOP = ("vad", "brain")
 
 

@@ -420,12 +420,15 @@ async def caller(client: vatel.Client, agent_id: str, rounds: int, offset: float
     turns = []
     for _ in range(rounds):
         for text in voice_to_voice.UTTERANCES:
-            turns.append(await voice_to_voice.one_turn(client, agent_id, text, hear_out=True))
+            speech = voice_to_voice.speech_of(text, "natural")  # the voice_to_voice benchmark's caller
+            turns.append(await voice_to_voice.one_turn(client, agent_id, text, hear_out=True, speech=speech))
     return turns
 
 
 async def pipeline_level(url: str, key: str, agent_id: str, sessions: int, rounds: int) -> dict[str, Any]:
     rng = random.Random(sessions)
+    for text in voice_to_voice.UTTERANCES:  # synthesise before the callers start, not while they talk
+        voice_to_voice.speech_of(text, "natural")
     async with vatel.Client(api_key=key, base_url=url) as client:
         await voice_to_voice.one_turn(client, agent_id, "Hello.")  # warm-up, not counted
         before = await asyncio.to_thread(usage, url, key)

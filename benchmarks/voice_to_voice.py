@@ -23,6 +23,7 @@ Writes benchmarks/results/<name>.json and a PNG (latency distributions, one turn
 from __future__ import annotations
 
 import argparse
+import functools
 import asyncio
 import json
 import os
@@ -102,7 +103,9 @@ def paused_speech(first: str, rest: str, pause: float, voice: str = "natural") -
     return head + bytes(round(pause * 24_000) * 2) + caller_says(rest)
 
 
+@functools.cache
 def speech_of(text: str, voice: str) -> bytes:
+    """The caller saying ``text`` (cached: synthesis blocks, and callers share the event loop)."""
     return caller_says_naturally(text) if voice == "natural" else caller_says(text)
 
 

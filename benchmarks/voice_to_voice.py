@@ -23,8 +23,8 @@ Writes benchmarks/results/<name>.json and a PNG (latency distributions, one turn
 from __future__ import annotations
 
 import argparse
-import functools
 import asyncio
+import functools
 import json
 import os
 import platform

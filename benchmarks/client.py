@@ -25,10 +25,15 @@ Runs ``vatel session`` as a subprocess against the scripted loopback server of t
    speaks a first message of about ``--answer`` seconds through the same echo route, once with
    echo cancellation and once with ``--no-aec``; the app's counters say how often the agent was
    interrupted. Target: 0 with AEC (and at least 1 without, or the check proves nothing).
+6. **TUI CPU at idle**: the app with its live view on a pseudo-terminal, nothing happening, CPU %
+   of a core over ``--tui`` seconds, beside the same session with ``--plain``; then both again
+   while the agent talks (the meters move: the view redraws at its 10 Hz ceiling)
+   (``benchmarks/tui_idle.py``).
 
 Prints the figures and writes ``benchmarks/results/client.json``::
 
     .venv/bin/python benchmarks/client.py [--listen 20] [--play 60] [--trials 30] [--echo 60] [--answer 60]
+        [--tui 10]
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ from support.echo_run import LONG_ANSWER, answer_session, answer_speech, erle_ru
 from support.serve_process import Serve  # noqa: E402
 from support.session_server import LiveSession, SessionServer  # noqa: E402
 from support.virtual_card import VirtualCard  # noqa: E402
+from tui_idle import tui_idle  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 RATE = 24_000
@@ -316,6 +322,9 @@ def main() -> None:
     parser.add_argument(
         "--answer", type=float, default=60.0, help="seconds of the real server's answer (0: skip that part)"
     )
+    parser.add_argument(
+        "--tui", type=float, default=10.0, help="seconds of the live view measured per run (0: skip)"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="vatel-bench-") as tmp:
@@ -325,6 +334,8 @@ def main() -> None:
             os.environ["PULSE_SOURCE"] = "vspeaker.monitor"
             figures = listen_and_play(card, args.listen, args.play, work)
             figures |= interruptions(card, args.trials, work)
+            if args.tui > 0:
+                figures |= tui_idle(card, args.tui, work)
         with VirtualCard(work / "echo-card") as card:  # a fresh card: nothing of the parts above
             figures |= echo_path(card, args.echo, work)
             if args.answer > 0:
@@ -366,6 +377,14 @@ def main() -> None:
             f"{figures['aec_played_seconds']:g} s answer (target 0); {figures['no_aec_self_interruptions']} "
             f"with --no-aec ({figures['no_aec_played_seconds']:g} s played); speaker underflows "
             f"{figures['aec_device_underflows']} / {figures['no_aec_device_underflows']}"
+        )
+    if args.tui > 0:
+        print(
+            f"TUI CPU at idle:            {figures['tui_idle_cpu_percent']:.2f} % of a core with the live "
+            f"view, {figures['tui_idle_plain_cpu_percent']:.2f} % with --plain over "
+            f"{figures['tui_idle_seconds']:g} s ({figures['tui_idle_redraws']} redraws); agent talking: "
+            f"{figures['tui_talking_cpu_percent']:.2f} % vs {figures['tui_talking_plain_cpu_percent']:.2f} % "
+            f"({figures['tui_talking_redraws']} redraws)"
         )
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / "client.json"

@@ -21,11 +21,19 @@ def default_pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=(os.cpu_count() or 2) + 2, thread_name_prefix="vatel-engine")
 
 
+def interim_pool() -> ThreadPoolExecutor:
+    """Interim transcripts are best-effort: one thread for every call's, so they never hold up
+    what the caller waits for (the final transcript, the end-of-turn model, the voice). Under
+    load they fall behind (pocketsphinx keeps the audio queued), they do not slow the turns down."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="vatel-interim")
+
+
 @dataclass(frozen=True)
 class LiveServices:
     engines: Engines
     brains: Mapping[str, Brain]
     pool: ThreadPoolExecutor = field(default_factory=default_pool)
+    interim_pool: ThreadPoolExecutor = field(default_factory=interim_pool)
     usage: CpuUsage = field(default_factory=CpuUsage)
     """CPU per component, counted by every call (``GET /debug/usage``)."""
     audio_chunk_seconds: float = 0.04

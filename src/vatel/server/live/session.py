@@ -392,7 +392,7 @@ class CallSession:
         async def feed() -> None:
             try:
                 text = await self._loop.run_in_executor(
-                    self.services.pool, self.usage.run, "stt_interim", stream.feed, audio
+                    self.services.interim_pool, self.usage.run, "stt_interim", stream.feed, audio
                 )
             finally:
                 self._interim_busy = False

@@ -155,6 +155,22 @@ class TestAudioFastPath:
         assert isinstance(fast, p.InputAudio) and fast.data.pcm == PCM
         assert p.InputAudio.from_pcm(PCM).to_json() == frame
 
+    @pytest.mark.parametrize("turn_id", ["t1", "", 'odd "quoted" \\ id'])
+    @pytest.mark.parametrize("pcm", [PCM, b""])
+    @pytest.mark.parametrize("is_final", [True, False])
+    def test_response_audio_from_pcm_equals_the_validated_model(
+        self, turn_id: str, pcm: bytes, is_final: bool
+    ) -> None:
+        fast = p.ResponseAudio.from_pcm(turn_id, pcm, is_final=is_final)
+        audio = base64.b64encode(pcm).decode()
+        validated = p.ResponseAudio(data=p.ResponseAudioData(turn_id=turn_id, audio=audio, is_final=is_final))
+        assert fast == validated and type(fast.data) is p.ResponseAudioData
+        assert fast.to_json() == orjson.dumps(validated.model_dump(mode="json"))  # the generic path
+        assert fast.to_json() == validated.to_json()
+        assert p.decode_server_message(fast.to_json()) == validated
+        with pytest.raises(ValueError, match="even number"):
+            p.ResponseAudio.from_pcm(turn_id, b"\x00", is_final=is_final)
+
     @pytest.mark.parametrize(
         "data",
         [

@@ -29,7 +29,6 @@ from vatel.protocol import (
     InputAudioTranscriptData,
     Interruption,
     ResponseAudio,
-    ResponseAudioData,
     ResponseText,
     ResponseTextData,
     SessionEnded,
@@ -41,7 +40,6 @@ from vatel.protocol import (
     ToolCall,
     ToolCallArgument,
     ToolCallData,
-    encode_pcm,
 )
 from vatel.server.engines.brain import Entry, ToolRequest, ToolResult, Utterance
 from vatel.server.live.endpointing import (
@@ -523,12 +521,11 @@ class CallCore:
         due = playout.due(now)
         for position, (starts, pcm) in enumerate(due):
             final = turn.complete and not playout.queue and position == len(due) - 1
-            data = ResponseAudioData(turn_id=playout.turn_id, audio=encode_pcm(pcm), is_final=final)
-            out += [Send(ResponseAudio(data=data)), AgentAudioSent(starts, pcm)]
+            message = ResponseAudio.from_pcm(playout.turn_id, pcm, is_final=final)
+            out += [Send(message), AgentAudioSent(starts, pcm)]
             playout.final_sent = playout.final_sent or final
         if turn.complete and not playout.queue and not playout.final_sent and playout.segments:
-            data = ResponseAudioData(turn_id=playout.turn_id, audio="", is_final=True)
-            out.append(Send(ResponseAudio(data=data)))
+            out.append(Send(ResponseAudio.from_pcm(playout.turn_id, b"", is_final=True)))
             playout.final_sent = True
         return out
 

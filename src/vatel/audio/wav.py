@@ -233,6 +233,9 @@ class StereoTimeline:
     def _put(self, buffer: bytearray, start: int, pcm: bytes) -> None:
         begin = (start - self.written) * _WIDTH
         end = begin + len(pcm) // _WIDTH * _WIDTH
+        if begin == len(buffer) and end - begin == len(pcm):  # the usual case (every 20 ms): append
+            buffer += pcm
+            return
         if len(buffer) < end:
             buffer.extend(bytes(end - len(buffer)))
         buffer[begin:end] = pcm[: end - begin]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import gc
 import os
 import sys
 from pathlib import Path
@@ -164,6 +165,10 @@ def run_serve(args: argparse.Namespace) -> int:
         lifespan="on",
     )
     server = _graceful_server(config)
+    # Everything loaded so far (modules, models, the app) lives as long as the server: frozen, a full
+    # collection no longer walks it, which stalled every call's audio for tens of milliseconds.
+    gc.collect()
+    gc.freeze()
     server.run()
     if not server.started:
         raise CommandError(f"the server did not start on {args.host}:{args.port} (see the log above)")

@@ -72,11 +72,17 @@ class WhisperRecognizer:
         cpu_threads: int = 2,
         beam_size: int = 1,
         window: Literal["utterance", "full"] = "utterance",
+        workers: int = 2,
     ) -> None:
         from faster_whisper import WhisperModel
 
         if cpu_threads < 1:
             raise ValueError(f"cpu_threads must be at least 1, got {cpu_threads}")
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
+        self.workers = workers
+        """Decodes that may run at once (CTranslate2's ``inter_threads``): with one, the calls of a
+        busy server wait in line for the model even when cores are free."""
         self.model_path = model_path or bundled_model_path()
         if not self.model_path.is_dir():
             # A string that is not a directory would be taken for a hub model name: never let it through.
@@ -89,7 +95,11 @@ class WhisperRecognizer:
         self._model: Any
         self._model, self.native_threads = threads_started_by(
             lambda: WhisperModel(
-                str(self.model_path), device="cpu", compute_type="int8", cpu_threads=cpu_threads
+                str(self.model_path),
+                device="cpu",
+                compute_type="int8",
+                cpu_threads=cpu_threads,
+                num_workers=workers,
             )
         )
         """CTranslate2's own worker threads, where the decoding really runs (server CPU accounting)."""

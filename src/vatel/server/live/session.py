@@ -432,6 +432,10 @@ class CallSession:
     def _prepare_utterance(self) -> None:
         """Decode what was said so far as soon as the user falls silent (see PrepareRecognition)."""
         if self._utterance is not None:
+            if self._prepared is not None and not self._prepared.done():
+                # The user spoke again since the last pause: that decode, if it has not begun, is
+                # not needed (on a busy server, decodes of stale pauses would hold up the others).
+                self._prepared.cancel()
             self._prepared = self._decode(list(self._utterance))
 
     def _check_turn(self, pause: float) -> None:

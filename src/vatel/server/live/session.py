@@ -157,9 +157,6 @@ class CallSession:
         self._to_engine = Resampler(WIRE_RATE, ENGINE_RATE)
         self._vad = services.engines.vad.stream()
         self._vad_buffer = np.zeros(0, dtype=np.float32)
-        self._wire_pending: list[bytes] = []
-        self._wire_pending_samples = 0
-        """Wire audio not yet resampled (less than completes a VAD frame)."""
         self._preroll: deque[Float32] = deque()
         self._preroll_samples = 0
         self._utterance: list[Float32] | None = None
@@ -349,17 +346,6 @@ class CallSession:
     def _on_audio(self, pcm: bytes) -> None:
         if self.recorder is not None:
             self.recorder.add_user(pcm, self.now())
-        # Resample only when the audio completes a VAD frame: the VAD runs when it did, and a 20 ms
-        # frame that cannot complete one (3 in 8) waits for the next, saving a resampler call.
-        self._wire_pending.append(pcm)
-        self._wire_pending_samples += len(pcm) // 2
-        engine_samples = self._vad_buffer.size + self._wire_pending_samples * ENGINE_RATE // WIRE_RATE
-        if engine_samples < self._vad.frame_samples:
-            return
-        if len(self._wire_pending) > 1:
-            pcm = b"".join(self._wire_pending)
-        self._wire_pending.clear()
-        self._wire_pending_samples = 0
         audio = self._to_engine.push(pcm16_to_float(pcm))
         if audio.size == 0:
             return

@@ -100,3 +100,23 @@ def test_with_only_the_sdk_a_command_says_which_extra_to_install(
         [sys.executable, "-c", SDK_ONLY, "--help"], capture_output=True, text=True, timeout=60, check=False
     )
     assert help_text.returncode == 0 and f"needs vatel[{extra}]" in help_text.stdout
+
+
+def test_with_only_the_sdk_the_api_commands_run() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", SDK_ONLY, "check", "--api-key", "k", "--base-url", "http://127.0.0.1:9"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1 and "cannot reach http://127.0.0.1:9" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and "needs vatel" not in result.stderr
+    imported = subprocess.run(
+        [sys.executable, "-c", SDK_ONLY, "agents", "import", "nodes.json", "--agent-id", "a"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert imported.returncode == 1 and "pip install 'vatel[server]'" in imported.stderr, imported.stderr

@@ -16,7 +16,7 @@ from vatel.cli.failure import CommandError
 
 COMMANDS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     # (module, the commands it registers, the extra its dependencies come from)
-    ("api_commands", ("check", "agents", "token"), "server"),
+    ("api_commands", ("check", "agents", "token"), "server"),  # only `agents import` needs the extra
     ("session", ("session",), "all"),
     ("replay", ("replay",), "all"),
     ("devices", ("devices",), "audio"),

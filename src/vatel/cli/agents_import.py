@@ -18,13 +18,6 @@ import orjson
 
 from vatel.cli.data_dir import add_data_dir, settings_from
 from vatel.cli.failure import CommandError
-from vatel.server.bootstrap import prepare
-from vatel.server.engines.llm_messages import offered_tools
-from vatel.server.engines.scripted_brain import ScriptedBrain
-from vatel.server.engines.scripted_rules import check_rules
-from vatel.server.store import agents as store
-from vatel.server.store.database import DatabaseError
-from vatel.server.store.errors import NotFound
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 
@@ -48,6 +41,10 @@ def read_nodes(path: Path) -> list[dict[str, Any]]:
 
 
 async def _import(args: argparse.Namespace, nodes: list[dict[str, Any]]) -> tuple[str, str, str]:
+    from vatel.server.bootstrap import prepare
+    from vatel.server.engines.scripted_brain import ScriptedBrain
+    from vatel.server.store import agents as store
+
     ready = await prepare(settings_from(args))
     try:
         async with ready.engine.begin() as conn:
@@ -65,12 +62,26 @@ async def _import(args: argparse.Namespace, nodes: list[dict[str, Any]]) -> tupl
 
 def node_problems(llm: str, prompt: str, nodes: list[dict[str, Any]]) -> list[str]:
     """What the agent's brain will skip: rules for the scripted brain, tools for an LLM."""
+    from vatel.server.engines.llm_messages import offered_tools
+    from vatel.server.engines.scripted_brain import ScriptedBrain
+    from vatel.server.engines.scripted_rules import check_rules
+
     if llm == ScriptedBrain.name:
         return check_rules(prompt, nodes)
     return list(offered_tools(nodes).problems)
 
 
 def run_import(args: argparse.Namespace) -> int:
+    """(The server's packages are imported here, not at start-up: the other `vatel agents` commands
+    work with the SDK alone.)"""
+    try:
+        from vatel.server.store.database import DatabaseError
+        from vatel.server.store.errors import NotFound
+    except ImportError as missing:
+        raise CommandError(
+            f"`vatel agents import` writes to a local server's data and needs vatel[server] "
+            f"({missing.name} is missing): pip install 'vatel[server]'"
+        ) from None
     nodes = read_nodes(args.file)
     try:
         version_id, prompt, llm = asyncio.run(_import(args, nodes))

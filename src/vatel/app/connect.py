@@ -1,9 +1,13 @@
-"""Opening the session: a token for the agent, then the WebSocket, with each failure in one line.
+"""Opening the session: a token for the agent, then the WebSocket, with each failure in one line;
+and winding it down when it is over.
 
 The messages name the flag or variable that fixes them (``--api-key`` / ``VATEL_API_KEY`` ...).
 """
 
 from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
 
 from vatel.app.config import SessionConfig
 from vatel.app.errors import SessionError
@@ -17,7 +21,7 @@ from vatel.errors import (
     PermissionDeniedError,
 )
 
-__all__ = ["explain", "open_session"]
+__all__ = ["explain", "open_session", "wind_down"]
 
 
 def explain(error: APIError, config: SessionConfig) -> str:
@@ -42,3 +46,17 @@ async def open_session(client: Client, config: SessionConfig) -> Connection:
         raise SessionError(explain(error, config)) from None
     except ValueError as error:
         raise SessionError(f"{error}: check --base-url or VATEL_BASE_URL") from None
+
+
+async def wind_down(
+    conn: Connection, helpers: Sequence[asyncio.Future[None]], closing: asyncio.Future[None] | None
+) -> None:
+    """Stop the session's helper tasks, then finish the close already under way (``closing``) or
+    close with 1000 if the socket is still open."""
+    for task in helpers:
+        task.cancel()
+    await asyncio.gather(*helpers, return_exceptions=True)
+    if closing is not None:
+        await asyncio.gather(closing, return_exceptions=True)
+    elif conn.close_code is None:
+        await conn.close(1000)

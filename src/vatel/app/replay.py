@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from vatel.app.config import SessionConfig
-from vatel.app.connect import open_session
+from vatel.app.connect import open_session, wind_down
 from vatel.app.core import SessionCore, SessionState, tool_error
 from vatel.app.errors import SessionError
 from vatel.app.events import (
@@ -256,13 +256,7 @@ class Replay:
                 failure = error
             self.feed(Disconnected(conn.close_code, conn.close_reason or ""))
         finally:
-            for task in helpers:
-                task.cancel()
-            await asyncio.gather(*helpers, return_exceptions=True)
-            if self._closing is not None:
-                await asyncio.gather(self._closing, return_exceptions=True)
-            elif conn.close_code is None:
-                await conn.close(1000)
+            await wind_down(conn, helpers, self._closing)
         if failure is not None:
             raise SessionError(f"the session broke off: {failure}")
 

@@ -24,7 +24,7 @@ from typing import Any, TextIO
 import orjson
 
 from vatel.app.config import SessionConfig
-from vatel.app.connect import open_session
+from vatel.app.connect import open_session, wind_down
 from vatel.app.core import KEY_HINT, SessionCore, SessionState, tool_error
 from vatel.app.errors import SessionError
 from vatel.app.events import (
@@ -386,13 +386,7 @@ class SessionApp:
                 for task in (draining, interrupted):
                     task.cancel()
         finally:
-            for task in helpers:
-                task.cancel()
-            await asyncio.gather(*helpers, return_exceptions=True)
-            if self._closing is not None:
-                await asyncio.gather(self._closing, return_exceptions=True)
-            elif conn.close_code is None:
-                await conn.close(1000)
+            await wind_down(conn, helpers, self._closing)
         if failure is not None and not self.user_stopped:
             raise SessionError(f"the session broke off: {failure}")
 

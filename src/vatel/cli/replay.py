@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from vatel.app.replay_diff import compare_reports, format_comparison
 from vatel.app.session_log import LogError
 from vatel.cli.data_dir import add_data_dir, settings_from
 from vatel.cli.failure import CommandError
+from vatel.cli.session import add_server_options
 from vatel.client import DEFAULT_BASE_URL
 
 DIFFERENT = 3
@@ -95,16 +95,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     replay.add_argument(
         "directory", type=Path, metavar="DIR", help="a directory made by vatel session --record"
     )
-    replay.add_argument("--api-key", default=os.environ.get("VATEL_API_KEY"), help="API key (VATEL_API_KEY)")
-    replay.add_argument(
-        "--agent-id", default=os.environ.get("VATEL_AGENT_ID"), help="the agent's UUID (VATEL_AGENT_ID)"
-    )
-    replay.add_argument(
-        "--base-url",
-        default=os.environ.get("VATEL_BASE_URL") or None,
-        help=f"server (VATEL_BASE_URL; default {DEFAULT_BASE_URL} with a key; with no key at all, "
-        "a local server started for the replay)",
-    )
+    add_server_options(replay, "replay")
     replay.add_argument("--json", action="store_true", help="print the comparison as JSON")
     replay.add_argument(
         "--record", type=Path, metavar="DIR", help="record the new run into DIR (as vatel session --record)"

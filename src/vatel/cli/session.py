@@ -149,6 +149,20 @@ def say(text: str) -> None:
     print(f"vatel session: {text}", file=sys.stderr, flush=True)
 
 
+def add_server_options(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--api-key``, ``--agent-id`` and ``--base-url`` (and their variables), as the seed takes them."""
+    parser.add_argument("--api-key", default=os.environ.get("VATEL_API_KEY"), help="API key (VATEL_API_KEY)")
+    parser.add_argument(
+        "--agent-id", default=os.environ.get("VATEL_AGENT_ID"), help="the agent's UUID (VATEL_AGENT_ID)"
+    )
+    parser.add_argument(
+        "--base-url",
+        default=os.environ.get("VATEL_BASE_URL") or None,
+        help=f"server (VATEL_BASE_URL; default {DEFAULT_BASE_URL} with a key; with no key at all, "
+        f"a local server started for the {what})",
+    )
+
+
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     session = commands.add_parser(
         "session",
@@ -160,16 +174,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "talking; silence is sent otherwise); / or Enter types a line that is voiced locally and sent; "
         "? lists the keys; q ends the session.",
     )
-    session.add_argument("--api-key", default=os.environ.get("VATEL_API_KEY"), help="API key (VATEL_API_KEY)")
-    session.add_argument(
-        "--agent-id", default=os.environ.get("VATEL_AGENT_ID"), help="the agent's UUID (VATEL_AGENT_ID)"
-    )
-    session.add_argument(
-        "--base-url",
-        default=os.environ.get("VATEL_BASE_URL") or None,
-        help=f"server (VATEL_BASE_URL; default {DEFAULT_BASE_URL} with a key; with no key at all, "
-        "a local server started for the session)",
-    )
+    add_server_options(session, "session")
     session.add_argument("--input-device", metavar="INDEX|NAME", help="microphone (vatel devices lists them)")
     session.add_argument("--output-device", metavar="INDEX|NAME", help="speaker (vatel devices lists them)")
     session.add_argument("--list-devices", action="store_true", help="list the sound devices and exit")

@@ -22,7 +22,7 @@ from vatel.server.api.problems import problem
 from vatel.server.api.routing import ServerState
 from vatel.server.bootstrap import prepare
 from vatel.server.engines.tts import Voice
-from vatel.server.live.endpoint import connection
+from vatel.server.live.endpoint import SessionEndpoint
 from vatel.server.live.services import LiveServices
 from vatel.server.settings import ServerSettings
 
@@ -58,7 +58,7 @@ def api_routes() -> list[BaseRoute]:
         *session_token.routes,
         *usage.routes,
         Route("/v1/connection", connection_without_upgrade, methods=["GET"]),
-        WebSocketRoute("/v1/connection", connection),
+        WebSocketRoute("/v1/connection", SessionEndpoint()),
     ]
 
 

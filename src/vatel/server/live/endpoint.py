@@ -4,11 +4,13 @@ The token is checked before the upgrade, so a refused client gets an HTTP status
 ``{error}``: 400 when the token is missing or not a JWT (or ``agentId``/``versionId`` disagree with
 it), 401 when it is forged, expired or already used (the jti is consumed here, in the database, so
 a token replayed against another replica is refused too), 404 when its agent is gone.
+
+The endpoint is a raw ASGI app: Starlette's ``WebSocket`` checks the token and accepts, and then
+the call's frames go straight between the server and the call (:class:`CallSocket`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 import time
@@ -17,7 +19,8 @@ from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from vatel.server.api.problems import problem
 from vatel.server.api.routing import ServerState
@@ -28,6 +31,7 @@ from vatel.server.live.core import CallConfig
 from vatel.server.live.recording import StereoRecorder
 from vatel.server.live.services import LiveServices
 from vatel.server.live.session import CallSession
+from vatel.server.live.socket import CallSocket
 from vatel.server.store import agents as agent_store
 from vatel.server.store import calls as call_store
 from vatel.server.store.agents import AgentRow, VersionRow
@@ -118,7 +122,16 @@ def call_config(
     )
 
 
-async def connection(websocket: WebSocket) -> None:
+class SessionEndpoint:
+    """The ASGI app of ``/v1/connection``. (A class, because Starlette routes a plain function as a
+    ``func(websocket)`` endpoint, and an instance as an ASGI app.)"""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await connection(scope, receive, send)
+
+
+async def connection(scope: Scope, receive: Receive, send: Send) -> None:
+    websocket = WebSocket(scope, receive, send)
     state: ServerState = websocket.app.state.vatel
     live: LiveServices | None = websocket.app.state.live
     try:
@@ -151,8 +164,9 @@ async def connection(websocket: WebSocket) -> None:
             await call_store.add_transcript_entry(conn, call_id, entry)
 
     voice = (config.get("voice_settings") or {}).get("id")
+    socket = CallSocket(receive, send)
     session = CallSession(
-        websocket,
+        socket,
         live,
         config=call_config(call_id, config, setup.first_message, turn_model=live.engines.turn is not None),
         agent=setup,
@@ -174,6 +188,5 @@ async def connection(websocket: WebSocket) -> None:
             termination_reason=outcome.reason,
             outcome=outcome.outcome,
         )
-    with contextlib.suppress(RuntimeError, WebSocketDisconnect):  # the client may already be gone
-        await websocket.close(outcome.close_code)
+    await socket.close(outcome.close_code)
     logger.info("call %s ended: %s (%s)", call_id, outcome.reason, outcome.counts)

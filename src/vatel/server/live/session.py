@@ -2,13 +2,15 @@
 
 Everything that decides lives in :class:`~vatel.server.live.core.CallCore`; this shell only moves
 data: frames in (decoded, counted when bad), VAD on each 32 ms of audio, recognition and synthesis
-in the worker pool, the brain as a task per turn, messages out through a bounded queue, the
-transcript and the recording to the store as the call goes. All ``core.handle`` calls run on the
-event loop, one at a time.
+in the worker pool, the brain as a task per turn, messages out through the call's socket
+(:class:`~vatel.server.live.socket.CallSocket`), the core's ticks from one timer on the server's
+5 ms grid, the transcript and the recording to the store as the call goes. All ``core.handle``
+calls run on the event loop, one at a time.
 
 Bad frames never crash a call: non-JSON, binary junk, bad base64 and odd byte counts are skipped
-and counted; past ``MALFORMED_LIMIT`` the socket is closed with 1007. A client that does not read
-fills the send queue; past ``SEND_QUEUE`` messages (about 20 s of audio) it is closed with 1008.
+and counted; past ``MALFORMED_LIMIT`` the socket is closed with 1007. When the server's sends stall
+(a client that does not read, on a server with backpressure), past ``SEND_QUEUE`` waiting messages
+(about 10 s of audio) the call is closed with 1008.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
@@ -24,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import orjson
-from starlette.websockets import WebSocket
 
 from vatel.audio.pcm import Float32, Resampler, float_to_pcm16, pcm16_to_float, resample
 from vatel.protocol import InputAudio, MessageError, ToolCallOutput, UnknownMessage, decode_client_message
@@ -64,6 +66,7 @@ from vatel.server.live.events import (
 )
 from vatel.server.live.recording import StereoRecorder
 from vatel.server.live.services import LiveServices
+from vatel.server.live.socket import CallSocket
 
 logger = logging.getLogger("vatel.server.live")
 
@@ -91,6 +94,10 @@ INTERIM_EVERY = 0.25
 MALFORMED_LIMIT = 100
 SEND_QUEUE = 500
 FLUSH_EVERY = 1.0
+CLOCK_GRID = 0.005
+"""Calls' timers ring on multiples of this (loop time): a busy server wakes 200 times a second for
+all its calls' audio, instead of once per call per chunk; a chunk goes out at most this late,
+against the 0.2 s its playout is ahead."""
 
 
 @dataclass
@@ -110,15 +117,10 @@ def _next_chunk(chunks: Iterator[Float32]) -> Float32 | None:
     return next(chunks, None)
 
 
-def _ring(alarm: asyncio.Future[None]) -> None:
-    if not alarm.done():
-        alarm.set_result(None)
-
-
 class CallSession:
     def __init__(
         self,
-        websocket: WebSocket,
+        socket: CallSocket,
         services: LiveServices,
         *,
         config: CallConfig,
@@ -130,7 +132,7 @@ class CallSession:
         on_record: TranscriptSink,
         wall_start: float | None = None,
     ) -> None:
-        self.ws = websocket
+        self.socket = socket
         self.services = services
         self.core = CallCore(replace(config, chunk_seconds=services.audio_chunk_seconds))
         self.usage = services.usage
@@ -144,17 +146,20 @@ class CallSession:
         self.wall_start = wall_start if wall_start is not None else time.time()
         self._loop = asyncio.get_running_loop()
         self._t0 = self._loop.time()
-        self._outbox: asyncio.Queue[bytes | None] = asyncio.Queue(SEND_QUEUE)
-        self._alarm: asyncio.Future[None] | None = None
-        self._alarm_at = 0.0
-        """When the tick loop's current sleep ends (session time)."""
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        """When the call's timer rings (session time)."""
+        self._flushed = 0.0
         self._done = asyncio.Event()
         self._turn_tasks: dict[str, list[asyncio.Task[None]]] = {}
         self._tasks: set[asyncio.Future[None]] = set()
         self._tts_queues: dict[str, asyncio.Queue[tuple[int, str] | None]] = {}
         self._records: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         # audio in
-        self._to_engine = Resampler(WIRE_RATE, ENGINE_RATE)
+        # Low quality (16-bit precision, soxr "LQ"): it holds back 6 ms of each stream, where "HQ"
+        # holds back 21 ms that every speech start and end would wait for; recognition does not
+        # hear the difference (benchmarks/voice_to_voice.py prints the WER).
+        self._to_engine = Resampler(WIRE_RATE, ENGINE_RATE, quality="LQ")
         self._vad = services.engines.vad.stream()
         self._vad_buffer = np.zeros(0, dtype=np.float32)
         self._preroll: deque[Float32] = deque()
@@ -175,12 +180,11 @@ class CallSession:
     async def run(self) -> CallOutcome:
         """Serve the call until it ends; never raises for anything the client sent."""
         tasks = [
-            asyncio.create_task(self._send_loop(), name="send"),
-            asyncio.create_task(self._tick_loop(), name="tick"),
             asyncio.create_task(self._record_loop(), name="records"),
             asyncio.create_task(self._receive_loop(), name="receive"),
         ]
         self._handle(Started())
+        self._arm(self.now())
         self.usage.call_opened(id(self), time.monotonic())
         try:
             await self._done.wait()
@@ -188,12 +192,12 @@ class CallSession:
             self.usage.call_closed(id(self), time.monotonic())
             for turn in list(self._turn_tasks):
                 self._cancel_turn(turn)
-            tasks[3].cancel()
             tasks[1].cancel()
-            await self._outbox.put(None)
+            if self._timer is not None:
+                self._timer.cancel()
             await self._records.put(None)
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(asyncio.gather(tasks[0], tasks[2], return_exceptions=True), 10)
+                await asyncio.wait_for(asyncio.gather(tasks[0], return_exceptions=True), 10)
             for task in [*tasks, *self._tasks]:
                 task.cancel()
             if self.recorder is not None:
@@ -214,14 +218,44 @@ class CallSession:
         self._reschedule()
 
     def _reschedule(self) -> None:
-        """Wake the tick loop early when the core now needs a tick sooner than it sleeps (audio was
-        queued); other events leave it asleep, since ``core.handle`` already did what was due."""
-        alarm = self._alarm
-        if alarm is None or alarm.done():
+        """Set the timer sooner when the core now needs a tick sooner than it rings (audio was
+        queued); other events leave it, since ``core.handle`` already did what was due."""
+        timer = self._timer
+        if timer is None:  # ringing: it sets itself again when the tick is done
             return
-        wake = self.core.next_wakeup(self.now())
-        if wake is not None and wake < self._alarm_at:
-            alarm.set_result(None)
+        now = self.now()
+        wake = self.core.next_wakeup(now)
+        if wake is not None and wake < self._timer_at:
+            timer.cancel()
+            self._arm(now, wake)
+
+    # --- the clock ------------------------------------------------------------------------------
+    # One timer handle per call, whose callback ticks the core: a call ticks 50 times a second
+    # while the agent speaks, and a task sleeping on a future would cost a task step and a future
+    # per tick on the busiest path of the server.
+
+    def _arm(self, now: float, wake: float | None = None) -> None:
+        if wake is None:
+            wake = self.core.next_wakeup(now)
+        at = now + FLUSH_EVERY if wake is None else min(now + FLUSH_EVERY, max(now, wake))
+        # On the server's shared grid: the calls' timers ring together, in one turn of the loop.
+        ring = math.ceil((self._t0 + at) / CLOCK_GRID) * CLOCK_GRID
+        self._timer_at = ring - self._t0
+        self._timer = self._loop.call_at(ring, self._ring)
+
+    def _ring(self) -> None:
+        self._timer = None
+        if self._done.is_set():
+            return
+        self._handle(Tick())
+        if self.recorder is not None and self.now() - self._flushed >= FLUSH_EVERY:
+            self._flushed = self.now()
+            try:
+                self.recorder.flush(self._flushed - 0.5)
+            except Exception:
+                logger.exception("could not write the call's recording")
+        if self._timer is None and not self._done.is_set():
+            self._arm(self.now())
 
     def _finish(self, outcome: CallOutcome) -> None:
         if self._done.is_set():
@@ -260,9 +294,8 @@ class CallSession:
             self._finish(CallOutcome(action.reason, action.outcome, 1000))
 
     def _send(self, frame: bytes) -> None:
-        try:
-            self._outbox.put_nowait(frame)
-        except asyncio.QueueFull:
+        self.socket.send(frame)
+        if self.socket.queued > SEND_QUEUE:
             logger.warning("client is not reading: %d messages queued; closing with 1008", SEND_QUEUE)
             self._finish(CallOutcome("client too slow", "ended_by_user", 1008))
 
@@ -467,14 +500,11 @@ class CallSession:
 
     async def _receive_loop(self) -> None:
         while not self._done.is_set():
-            message = await self.ws.receive()
-            if message["type"] == "websocket.disconnect":
+            frame = await self.socket.receive()
+            if frame is None:
                 self._handle(ClientGone())
                 self._finish(CallOutcome("client disconnected", "ended_by_user", 1000))
                 return
-            frame = message.get("text")
-            if frame is None:
-                frame = message.get("bytes") or b""
             self._on_frame(frame)
 
     def _on_frame(self, frame: str | bytes) -> None:
@@ -493,30 +523,6 @@ class CallSession:
                 logger.warning("skipped malformed frame #%d: %s", count, exc)
             if count >= MALFORMED_LIMIT:
                 self._finish(CallOutcome("too many malformed frames", "ended_by_user", 1007))
-
-    async def _send_loop(self) -> None:
-        while (frame := await self._outbox.get()) is not None:
-            await self.ws.send({"type": "websocket.send", "text": frame.decode()})
-
-    async def _tick_loop(self) -> None:
-        flushed = 0.0
-        while not self._done.is_set():
-            now = self.now()
-            wake = self.core.next_wakeup(now)
-            delay = FLUSH_EVERY if wake is None else min(FLUSH_EVERY, max(0.0, wake - now))
-            # A bare future and a timer: a tick 50 times a second per call is the hot path, and
-            # wait_for would start a task for each.
-            self._alarm_at = now + delay
-            alarm = self._alarm = self._loop.create_future()
-            timer = self._loop.call_later(delay, _ring, alarm)
-            try:
-                await alarm
-            finally:
-                timer.cancel()
-            self._handle(Tick())
-            if self.recorder is not None and self.now() - flushed >= FLUSH_EVERY:
-                flushed = self.now()
-                self.recorder.flush(flushed - 0.5)
 
     async def _record_loop(self) -> None:
         while (entry := await self._records.get()) is not None:

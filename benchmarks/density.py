@@ -449,6 +449,13 @@ async def pipeline_level(url: str, key: str, agent_id: str, sessions: int, round
             "p95": percentile(latencies, 0.95),
             "max": max(latencies),
         },
+        "stages_ms": {
+            stage: {
+                "p50": statistics.median(turn["stages_ms"][stage] for turn in turns),
+                "p95": percentile([turn["stages_ms"][stage] for turn in turns], 0.95),
+            }
+            for stage in turns[0]["stages_ms"]
+        },
         "word_error_rate": sum(e for e, _ in errors) / max(1, sum(n for _, n in errors)),
         "server_cpu": cpu_per_session_second(before, after),
         "latencies_ms": latencies,
@@ -476,6 +483,11 @@ def run_pipeline(args: argparse.Namespace) -> dict[str, Any]:
                     f"{sessions} session(s): {level['turns']} turns, voice-to-voice p50 {v2v['p50']:.0f} ms "
                     f"p95 {v2v['p95']:.0f} ms, WER {level['word_error_rate']:.1%}, "
                     f"server {level['server_cpu']['cores_busy']:.2f} cores, load {load}",
+                    flush=True,
+                )
+                print(
+                    "   stages p50/p95 ms: "
+                    + ", ".join(f"{name} {v['p50']:.0f}/{v['p95']:.0f}" for name, v in level["stages_ms"].items()),
                     flush=True,
                 )
                 print(

@@ -44,9 +44,9 @@ def whisper(engines: Engines) -> WhisperRecognizer:
 
 
 @pytest.fixture(scope="session")
-def sphinx(engines: Engines) -> SphinxRecognizer:
-    assert isinstance(engines.interim_stt, SphinxRecognizer)
-    return engines.interim_stt
+def sphinx() -> SphinxRecognizer:
+    """pocketsphinx in this process (the server runs it in a child: test_recognizer_process.py)."""
+    return SphinxRecognizer()
 
 
 @pytest.fixture(scope="session")

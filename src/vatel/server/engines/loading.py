@@ -160,6 +160,22 @@ def _stt(name: SttName, config: EngineConfig) -> Recognizer | StreamingRecognize
         raise EngineUnavailable(f"{name} STT", f"the Python package {package}", _SERVER_EXTRA) from missing
 
 
+def _interim_stt(name: Literal["pocketsphinx"]) -> StreamingRecognizer:
+    """The interim recogniser in a process of its own: pocketsphinx holds the GIL while it decodes,
+    which in the server's process held up every call (engines/recognizer_process.py)."""
+    try:
+        import pocketsphinx  # noqa: F401  (a clear error here, not in the child)
+    except ModuleNotFoundError as missing:
+        package = _package(missing, name)
+        raise EngineUnavailable(f"{name} STT", f"the Python package {package}", _SERVER_EXTRA) from missing
+    from vatel.server.engines.recognizer_process import ProcessRecognizer
+
+    recognizer: StreamingRecognizer = _once(
+        ("process", name), lambda: ProcessRecognizer("vatel.server.engines.sphinx:SphinxRecognizer")
+    )
+    return recognizer
+
+
 def _turn() -> TurnModel:
     try:
         from vatel.server.engines.smart_turn import SmartTurn
@@ -284,7 +300,7 @@ def load_engines(config: EngineConfig | None = None, progress: Progress | None =
         final_stt if config.interim_stt is not None and interim is None else None  # type: ignore[assignment]
     )
     if interim is not None:
-        interim_stt = run(f"{interim} STT (interims)", lambda: _stt(interim, config))
+        interim_stt = run(f"{interim} STT (interims, own process)", lambda: _interim_stt(interim))
     turn: TurnModel | None = run("Smart Turn (end of turn)", _turn) if config.turn_model is not None else None
     synthesizers: list[Synthesizer] = []
     for name in tts_names:

@@ -6,7 +6,9 @@ the thread that runs them (the VAD and the brain on the event loop, recognition 
 the worker pool), so the transport is the event loop's CPU minus the VAD and the brain. An engine
 that computes on its own native threads (Whisper: CTranslate2's workers) names them
 (``native_threads``) and their CPU is added to its component; what remains is "other threads"
-(the database thread, the pool's bookkeeping, idle spinning of model thread pools). Read through
+(the database thread, the pool's bookkeeping, idle spinning of model thread pools). An engine in
+a child process (the interims' pocketsphinx) reports the CPU of its decodes, added to its
+component and to the process. Read through
 ``GET /debug/usage``; ``benchmarks/density.py`` turns two snapshots into CPU seconds per
 session-second.
 """
@@ -51,7 +53,23 @@ def native_cpu(engines: Engines) -> dict[str, float]:
             threads |= getattr(model, "native_threads", frozenset())
         if threads:
             out[component] = threads_cpu_seconds(threads)
+        children = sum(child_cpu(model) for model in models)
+        if children:
+            out[component] = out.get(component, 0.0) + children
     return out
+
+
+def child_cpu(model: Any) -> float:
+    """CPU an engine spent in a process of its own (``child_cpu_seconds``), e.g. the interims'."""
+    return float(getattr(model, "child_cpu_seconds", 0.0))
+
+
+def children_cpu(engines: Engines) -> float:
+    models = {
+        id(model): model
+        for model in (engines.vad, engines.final_stt, engines.interim_stt, *engines.synthesizers)
+    }
+    return sum(child_cpu(model) for model in models.values() if model is not None)
 
 
 class _Pass:
@@ -157,7 +175,8 @@ class CpuUsage:
         }
         on_loop = sum(timed[name] for name in ON_THE_LOOP)
         elsewhere = sum(usage["cpu_seconds"] for usage in components.values()) - on_loop
-        process = time.process_time()
+        # The engines' child processes are part of the server's CPU (and their components' above).
+        process = time.process_time() + (children_cpu(engines) if engines is not None else 0.0)
         return {
             "monotonic": now,
             "process_cpu_seconds": process,

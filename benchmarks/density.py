@@ -33,11 +33,13 @@ import os
 import platform
 import random
 import signal
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -255,19 +257,54 @@ def lateness(listener: Listener, start: float, end: float) -> tuple[list[float],
     return [float(v) for v in late[window]], [float(v) for v in gaps]
 
 
-async def transport_level(
-    url: str, key: str, agent_id: str, sessions: int, seconds: float, settle: float = 2.0
-) -> dict[str, Any]:
-    """One level: ``sessions`` calls streaming both ways; measured for ``seconds`` after ``settle``."""
+async def mint_paths(url: str, key: str, agent_id: str, sessions: int) -> list[str]:
+    """A fresh session token per session (each is good for one connection)."""
     async with vatel.Client(api_key=key, base_url=url) as client:
         limit = asyncio.Semaphore(16)
 
         async def mint() -> str:
             async with limit:
-                return (await client.session.generate_token_async(agent_id)).token
+                token = (await client.session.generate_token_async(agent_id)).token
+                return f"/v1/connection?token={token}"
 
-        tokens = await asyncio.gather(*(mint() for _ in range(sessions)))
+        return list(await asyncio.gather(*(mint() for _ in range(sessions))))
 
+
+Snapshot = Callable[[], dict[str, Any]]
+Compare = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
+
+
+def process_cpu(pid: int) -> Snapshot:
+    """A snapshot of one process's CPU from ``/proc`` (for the floor app, which has no usage API)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def snapshot() -> dict[str, Any]:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return {"monotonic": time.monotonic(), "cpu": (int(fields[11]) + int(fields[12])) / ticks}
+
+    return snapshot
+
+
+def process_cpu_per_session_second(sessions: int) -> Compare:
+    def compare(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+        wall = after["monotonic"] - before["monotonic"]
+        cpu = after["cpu"] - before["cpu"]
+        return {
+            "wall_seconds": wall,
+            "session_seconds": wall * sessions,
+            "process_cpu_seconds": cpu,
+            "cores_busy": cpu / wall,
+            "per_session_second": {"total": cpu / (wall * sessions)},
+        }
+
+    return compare
+
+
+async def transport_level(
+    url: str, paths: list[str], seconds: float, snapshot: Snapshot, compare: Compare, settle: float = 2.0
+) -> dict[str, Any]:
+    """One level: a session per path, streaming both ways; measured for ``seconds`` after ``settle``."""
+    sessions = len(paths)
     noise = np.random.default_rng(1).normal(0, 30, FRAME_BYTES // 2).astype("<i2").tobytes()
     frame = masked_text_frame(InputAudio.from_pcm(noise).to_json())
     listeners = [Listener() for _ in range(sessions)]
@@ -278,7 +315,7 @@ async def transport_level(
 
     async def connect(index: int) -> None:
         async with opening:
-            session = RawSession(f"/v1/connection?token={tokens[index]}", host, listeners[index])
+            session = RawSession(paths[index], host, listeners[index])
             await loop.create_connection(lambda: session, host, int(port))
             await asyncio.wait_for(session.started, 60)
             sockets.append(session)
@@ -292,7 +329,7 @@ async def transport_level(
     stop = base + settle + seconds
     tick = 0
     window: tuple[float, float] = (0.0, 0.0)
-    snapshot: asyncio.Task[dict[str, Any]] | None = None
+    first: asyncio.Task[dict[str, Any]] | None = None
     while True:
         due = base + tick * FRAME_SECONDS / PHASES
         delay = due - time.monotonic()
@@ -305,12 +342,12 @@ async def transport_level(
         for session in groups[tick % PHASES]:
             session.send(frame)
         tick += 1
-        if snapshot is None and now >= base + settle:
-            snapshot = asyncio.create_task(asyncio.to_thread(usage, url, key))  # the ticks go on
+        if first is None and now >= base + settle:
+            first = asyncio.create_task(asyncio.to_thread(snapshot))  # the ticks go on
             window = (now, stop)
-    after = await asyncio.to_thread(usage, url, key)
-    assert snapshot is not None
-    before = await snapshot
+    after = await asyncio.to_thread(snapshot)
+    assert first is not None
+    before = await first
     for session in sockets:
         session.close()
     closed_early = sum(session.closed for session in sockets)
@@ -322,7 +359,6 @@ async def transport_level(
         late += one_late
         gaps += one_gaps
     late_ms = [value * 1000 for value in late]
-    cpu = cpu_per_session_second(before, after)
     frames_out = len(late_ms) / max(1e-9, (window[1] - window[0]) * sessions)
     return {
         "sessions": sessions,
@@ -330,7 +366,7 @@ async def transport_level(
         "connect_seconds": connected - connect_started,
         "frames_in_window": len(late_ms),
         "sessions_closed_by_server": closed_early,
-        "server_open_calls": before["open_calls"],
+        "server_open_calls": before.get("open_calls", sessions),
         "frames_out_per_session_second": frames_out,
         "lateness_ms": {
             "p50": percentile(late_ms, 0.5),
@@ -348,8 +384,49 @@ async def transport_level(
             "p99": percentile(send_lag, 0.99) * 1000,
             "max": max(send_lag, default=0.0) * 1000,
         },
-        "server_cpu": cpu,
+        "server_cpu": compare(before, after),
     }
+
+
+def run_floor(args: argparse.Namespace, levels: list[int]) -> list[dict[str, Any]]:
+    """The same levels against ``transport_floor.py`` under the same uvicorn, on the same core."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = ["taskset", "-c", str(args.server_core), sys.executable, "-m", "uvicorn", "transport_floor:app"]
+    command += ["--app-dir", str(ROOT / "benchmarks"), "--port", str(port), "--log-level", "error"]
+    server = subprocess.Popen(command)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the floor app did not start") from None
+                time.sleep(0.1)
+        results = []
+        for sessions in levels:
+            load = Path("/proc/loadavg").read_text().split()[0]
+            level = asyncio.run(
+                transport_level(
+                    url,
+                    ["/floor"] * sessions,
+                    args.seconds,
+                    process_cpu(server.pid),
+                    process_cpu_per_session_second(sessions),
+                )
+            )
+            level["loadavg_before"] = float(load)
+            results.append(level)
+            print_level(level, "floor")
+            time.sleep(1)
+        return results
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(10)
 
 
 def run_transport(args: argparse.Namespace) -> dict[str, Any]:
@@ -379,33 +456,55 @@ def run_transport(args: argparse.Namespace) -> dict[str, Any]:
             assert agent.id is not None
             for sessions in levels:
                 load = Path("/proc/loadavg").read_text().split()[0]
-                level = asyncio.run(transport_level(server.url, key, agent.id, sessions, args.seconds))
+                paths = asyncio.run(mint_paths(server.url, key, agent.id, sessions))
+                level = asyncio.run(
+                    transport_level(
+                        server.url,
+                        paths,
+                        args.seconds,
+                        lambda: usage(server.url, key),
+                        cpu_per_session_second,
+                    )
+                )
                 level["loadavg_before"] = float(load)
                 results.append(level)
-                print_level(level)
+                print_level(level, "vatel")
                 time.sleep(2)  # let the server close the calls
         finally:
             server.stop(signal.SIGTERM)
+    floor = run_floor(args, levels) if args.floor else []
     passing = [r["sessions"] for r in results if r["lateness_ms"]["p99.9"] <= LATE_TARGET_MS]
     per_core = max(passing, default=0)
     print(f"sessions per core (lateness p99.9 <= {LATE_TARGET_MS:g} ms): {per_core}")
+    ratios = []
+    for ours, base in zip(results, floor, strict=False):
+        ratio = (
+            ours["server_cpu"]["per_session_second"]["total"]
+            / base["server_cpu"]["per_session_second"]["total"]
+        )
+        ratios.append({"sessions": ours["sessions"], "cpu_ratio_to_floor": ratio})
+        print(f"N={ours['sessions']}: CPU per session-second {ratio:.2f}x the uvicorn floor")
     return {
         "mode": "transport: --engines tones, 20 ms frames each way, server on one core",
         "seconds_per_level": args.seconds,
         "sessions_per_core": per_core,
         "levels": results,
+        "floor": {"app": "benchmarks/transport_floor.py under the same uvicorn", "levels": floor},
+        "cpu_ratio_to_floor": ratios,
     }
 
 
-def print_level(level: dict[str, Any]) -> None:
+def print_level(level: dict[str, Any], name: str) -> None:
     late, gaps, cpu = level["lateness_ms"], level["interarrival_ms"], level["server_cpu"]
     per = cpu["per_session_second"]
+    parts = (
+        f" (transport {per['transport'] * 1000:4.2f}, vad {per['vad'] * 1000:4.2f})" if "vad" in per else ""
+    )
     print(
-        f"N={level['sessions']:4d}  late p50 {late['p50']:5.1f}  p99 {late['p99']:6.1f}  "
+        f"{name:5s} N={level['sessions']:4d}  late p50 {late['p50']:5.1f}  p99 {late['p99']:6.1f}  "
         f"p99.9 {late['p99.9']:6.1f}  max {late['max']:6.1f} ms | gaps p99.9 {gaps['p99.9']:5.1f} ms | "
         f">lead {level['frames_later_than_lead']} | out {level['frames_out_per_session_second']:4.1f}/s | "
-        f"server core {cpu['cores_busy']:.0%} | {per['total'] * 1000:5.2f} ms CPU/session-s "
-        f"(transport {per['transport'] * 1000:4.2f}, vad {per['vad'] * 1000:4.2f}) | "
+        f"server core {cpu['cores_busy']:.0%} | {per['total'] * 1000:5.2f} ms CPU/session-s{parts} | "
         f"gen lag p99 {level['generator_send_lag_ms']['p99']:.1f} ms | load {level['loadavg_before']} | "
         f"calls open {level['server_open_calls']}",
         flush=True,
@@ -487,7 +586,9 @@ def run_pipeline(args: argparse.Namespace) -> dict[str, Any]:
                 )
                 print(
                     "   stages p50/p95 ms: "
-                    + ", ".join(f"{name} {v['p50']:.0f}/{v['p95']:.0f}" for name, v in level["stages_ms"].items()),
+                    + ", ".join(
+                        f"{name} {v['p50']:.0f}/{v['p95']:.0f}" for name, v in level["stages_ms"].items()
+                    ),
                     flush=True,
                 )
                 print(
@@ -517,6 +618,9 @@ def main() -> None:
     transport.add_argument("--seconds", type=float, default=10.0)
     transport.add_argument("--server-core", type=int, default=0)
     transport.add_argument("--client-core", type=int, default=1)
+    transport.add_argument(
+        "--no-floor", dest="floor", action="store_false", help="skip the uvicorn floor (transport_floor.py)"
+    )
     pipeline = modes.add_parser("pipeline")
     pipeline.add_argument("--rounds", type=int, default=4, help="passes over the 5 utterances per caller")
     pipeline.add_argument("--sessions", type=int, default=4)

@@ -199,6 +199,43 @@ class TestEndOfTurnModel:
             ended += [at for a in out if isinstance(a, FinishRecognition)]
         assert ended and ended[0] >= check.pause + 1.6 - 1e-6
 
+    @staticmethod
+    def _pause_with_late_words(text: str | None, words_at: float) -> tuple[float, list[float]]:
+        """Speech 0.5-1.0 s; the audio says "sure" at 1.155 s while the early decode still runs
+        (``text_pending``); its words (``text``) come at ``words_at``. When the turn ended."""
+        core = CallCore(config(turn_model=True))
+        core.handle(Started(), 0.0)
+        checks: list[CheckTurn] = []
+        ended: list[float] = []
+        for index in range(1, 90):  # silence from 1.0 s to 2.88 s
+            at = index * 0.032
+            if checks and at >= words_at > at - 0.032:
+                out = core.handle(TurnVerdict(checks[0].pause, 0.95, text), words_at)
+                ended += [words_at for a in out if isinstance(a, FinishRecognition)]
+            out = core.handle(VoiceActivity(at, 0.5 <= at - 0.016 < 1.0, 0.032), at)
+            ended += [at for a in out if isinstance(a, FinishRecognition)]
+            new_checks = [a for a in out if isinstance(a, CheckTurn)]
+            if new_checks:
+                checks += new_checks
+                out = core.handle(TurnVerdict(new_checks[0].pause, 0.95, text_pending=True), at + 0.003)
+                ended += [at for a in out if isinstance(a, FinishRecognition)]
+        return checks[0].pause, ended
+
+    def test_a_sure_verdict_waits_for_the_words_still_being_decoded(self) -> None:
+        # The words come 0.3 s into the pause, after stop_secs (0.2 s): the turn did not end at
+        # stop_secs, and "a table for" trails off, so it waits the full 1.6 s.
+        pause, ended = self._pause_with_late_words("I would like a table for", 1.3)
+        assert ended and ended[0] >= pause + 1.6 - 1e-6
+
+    def test_complete_words_end_the_waiting_turn_as_they_arrive(self) -> None:
+        pause, ended = self._pause_with_late_words("What are your opening hours?", 1.3)
+        assert ended and ended[0] == pytest.approx(1.3)
+        assert ended[0] > pause + 0.2  # held past stop_secs only until the words came
+
+    def test_no_words_after_all_end_the_turn_on_the_audio(self) -> None:
+        _, ended = self._pause_with_late_words(None, 1.3)  # the decode failed or was too slow
+        assert ended and ended[0] == pytest.approx(1.3)
+
     def test_without_a_model_stop_secs_alone_ends_the_turn(self) -> None:
         from vatel.server.live.events import CheckTurn
 

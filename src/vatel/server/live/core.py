@@ -434,7 +434,9 @@ class CallCore:
             # "I would like to book a table for": the words trail off, whatever the voice did. (Only
             # downwards: whisper puts a full stop after half a sentence as readily as after a whole.)
             complete = min(complete, config.unsure_complete - 0.01)
-        if complete >= config.sure_complete:
+        if complete >= config.sure_complete and event.text_pending:
+            needed = config.unsure_stop_secs  # until the words say whether they trail off
+        elif complete >= config.sure_complete:
             needed = config.stop_secs
         elif complete >= config.unsure_complete:
             needed = config.unsure_stop_secs

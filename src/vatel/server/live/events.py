@@ -111,6 +111,10 @@ class TurnVerdict:
     """The probability that the user has finished, 0..1 (from the audio)."""
     text: str | None = None
     """What was said up to the pause, when the early decode was ready in time (see ``text_verdict``)."""
+    text_pending: bool = False
+    """The pause's early decode is still running: a second verdict brings its words (or ``None``
+    when it failed or was too slow). Until then a sure verdict waits like an unsure one: ending
+    the turn costs nothing by waiting, since the answer needs those words anyway."""
 
 
 @dataclass(frozen=True)

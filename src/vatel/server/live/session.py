@@ -474,10 +474,13 @@ class CallSession:
             except Exception:
                 logger.exception("the end-of-turn model failed; the pause is taken as the end of the turn")
                 complete = 1.0
-            self._handle(TurnVerdict(pause, complete))  # the audio's answer at once
-            text = await _ready_text(prepared)
-            if text is not None:  # then the words' (it only matters while the pause goes on)
-                self._handle(TurnVerdict(pause, complete, text))
+            if prepared is not None and prepared.done():
+                self._handle(TurnVerdict(pause, complete, await _ready_text(prepared)))
+                return
+            # The audio's answer at once, then the words' (they only matter while the pause goes on).
+            self._handle(TurnVerdict(pause, complete, text_pending=prepared is not None))
+            if prepared is not None:
+                self._handle(TurnVerdict(pause, complete, await _ready_text(prepared)))
 
         self._background(ask())
 

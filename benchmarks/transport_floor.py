@@ -31,13 +31,16 @@ AUDIO = (
 )
 
 
-def _send_now(send: Callable[[Message], Awaitable[None]], text: str) -> None:
-    """uvicorn's WebSocket send does not suspend: run it to its end here (as vatel serve does)."""
+def _send_now(send: Callable[[Message], Awaitable[None]], text: str) -> bool:
+    """uvicorn's WebSocket send does not suspend: run it to its end here (as vatel serve does).
+    ``False`` when the client is gone."""
     steps: Any = send({"type": "websocket.send", "text": text})
     try:
         steps.send(None)
     except StopIteration:
-        return
+        return True
+    except Exception:
+        return False
     raise RuntimeError("the server's send suspended; the floor assumes uvicorn's, which does not")
 
 
@@ -60,11 +63,12 @@ async def app(
 
     def ring() -> None:
         nonlocal due, timer
-        _send_now(send, AUDIO)
+        if not _send_now(send, AUDIO):
+            return
         due += FRAME_SECONDS
         timer = loop.call_at(math.ceil(due / GRID) * GRID, ring)
 
-    for _ in range(LEAD_FRAMES - 1):
+    for _ in range(LEAD_FRAMES):  # chunks 0-9; ring() sends chunk 10, due at once too
         _send_now(send, AUDIO)
     ring()
     try:

@@ -47,7 +47,15 @@ async def test_five_transport_sessions_for_a_second(tones_server: tuple[str, str
             {"name": "smoke", "prompt": "default: ok.", "first_message": " ".join(["la"] * 40) + "."}
         )
     assert agent.id is not None
-    level = await density.transport_level(url, key, agent.id, 5, 1.0, settle=0.5)
+    paths = await density.mint_paths(url, key, agent.id, 5)
+    level = await density.transport_level(
+        url,
+        paths,
+        1.0,
+        lambda: density.usage(url, key),
+        density.cpu_per_session_second,
+        settle=0.5,
+    )
     assert level["sessions"] == 5 and level["frames_in_window"] > 0
     assert 30 < level["frames_out_per_session_second"] < 70  # 20 ms chunks: 50 a second
     assert level["lateness_ms"]["p50"] >= 0

@@ -160,9 +160,10 @@ def _stt(name: SttName, config: EngineConfig) -> Recognizer | StreamingRecognize
         raise EngineUnavailable(f"{name} STT", f"the Python package {package}", _SERVER_EXTRA) from missing
 
 
-def _interim_stt(name: Literal["pocketsphinx"]) -> StreamingRecognizer:
+def _interim_stt(name: Literal["pocketsphinx"], *, wait: bool = True) -> StreamingRecognizer:
     """The interim recogniser in a process of its own: pocketsphinx holds the GIL while it decodes,
-    which in the server's process held up every call (engines/recognizer_process.py)."""
+    which in the server's process held up every call (engines/recognizer_process.py). With
+    ``wait=False`` the child loads while the other engines do."""
     try:
         import pocketsphinx  # noqa: F401  (a clear error here, not in the child)
     except ModuleNotFoundError as missing:
@@ -170,9 +171,10 @@ def _interim_stt(name: Literal["pocketsphinx"]) -> StreamingRecognizer:
         raise EngineUnavailable(f"{name} STT", f"the Python package {package}", _SERVER_EXTRA) from missing
     from vatel.server.engines.recognizer_process import ProcessRecognizer
 
-    recognizer: StreamingRecognizer = _once(
-        ("process", name), lambda: ProcessRecognizer("vatel.server.engines.sphinx:SphinxRecognizer")
-    )
+    factory = "vatel.server.engines.sphinx:SphinxRecognizer"
+    recognizer: ProcessRecognizer = _once(("process", name), lambda: ProcessRecognizer(factory, wait=False))
+    if wait:
+        recognizer.wait_ready()
     return recognizer
 
 
@@ -294,6 +296,8 @@ def load_engines(config: EngineConfig | None = None, progress: Progress | None =
         report(LoadProgress(step, total, label, "ready", time.perf_counter() - started))
         return engine
 
+    if interim is not None:  # its process loads beside the engines below
+        _interim_stt(interim, wait=False)
     vad: VadModel = run("Silero VAD", _vad)
     final_stt: Recognizer = run(f"{config.final_stt} STT (finals)", lambda: _stt(config.final_stt, config))
     interim_stt: StreamingRecognizer | None = (

@@ -88,7 +88,10 @@ class ProcessRecognizer:
     serialised (one pipe); the interim transcripts of every call take turns in it anyway.
     """
 
-    def __init__(self, factory: str) -> None:
+    def __init__(self, factory: str, *, wait: bool = True) -> None:
+        """Start the child; with ``wait=False`` it loads while the caller does other work (the
+        server loads its other engines meanwhile), and :meth:`wait_ready` or the first request
+        waits for it."""
         self.factory = factory
         self._context = multiprocessing.get_context("spawn")  # safe beside the server's threads
         self._lock = threading.Lock()
@@ -97,15 +100,31 @@ class ProcessRecognizer:
         self._cpu = 0.0
         self._process: Any = None
         self._pipe: Connection | None = None
-        self.name, self.sample_rate = self._start_child()
+        self._name = ""
+        self._rate = 0
+        self._launching: tuple[Any, Connection] | None = self._launch()
+        if wait:
+            self.wait_ready()
 
-    def _start_child(self) -> tuple[str, int]:
+    def _launch(self) -> tuple[Any, Connection]:
         parent, child = self._context.Pipe()
         process = self._context.Process(
             target=_serve, args=(child, self.factory), name="vatel-recognizer", daemon=True
         )
         process.start()
         child.close()
+        return process, parent
+
+    def wait_ready(self) -> None:
+        """Wait until the child has loaded its recogniser (``RecognizerProcessError`` if it cannot)."""
+        with self._lock:
+            self._ready()
+
+    def _ready(self) -> None:
+        if self._launching is None:
+            return
+        process, parent = self._launching
+        self._launching = None
         if not parent.poll(START_TIMEOUT):
             process.kill()
             raise RecognizerProcessError(f"{self.factory} did not load within {START_TIMEOUT:g} s")
@@ -118,7 +137,17 @@ class ProcessRecognizer:
             raise RecognizerProcessError(f"{self.factory} could not load in its process: {text}")
         self._process, self._pipe = process, parent
         name, rate = text.split("\n")
-        return name, int(rate)
+        self._name, self._rate = name, int(rate)
+
+    @property
+    def name(self) -> str:
+        self.wait_ready()
+        return self._name
+
+    @property
+    def sample_rate(self) -> int:
+        self.wait_ready()
+        return self._rate
 
     def start(self) -> ProcessStream:
         return ProcessStream(self, next(self._ids))
@@ -134,11 +163,13 @@ class ProcessRecognizer:
 
     def request(self, operation: str, stream_id: int, payload: Any = None) -> str:
         with self._lock:
+            self._ready()
             if self._pipe is None or not self._process.is_alive():
-                log.error("the %s recogniser process is gone; starting it again", self.name)
+                log.error("the %s recogniser process is gone; starting it again", self._name)
                 self._pipe = None
                 self._dropped.clear()  # its streams went with it
-                self._start_child()
+                self._launching = self._launch()
+                self._ready()
             pipe = self._pipe
             assert pipe is not None
             try:
@@ -150,7 +181,7 @@ class ProcessRecognizer:
                 return self._answer(pipe)
             except (EOFError, OSError) as error:
                 self._pipe = None
-                raise RecognizerProcessError(f"the {self.name} recogniser process died: {error}") from None
+                raise RecognizerProcessError(f"the {self._name} recogniser process died: {error}") from None
 
     def _answer(self, pipe: Connection) -> str:
         status, text, cpu = pipe.recv()
@@ -166,6 +197,9 @@ class ProcessRecognizer:
 
     def close(self) -> None:
         with self._lock:
+            if self._launching is not None:
+                self._launching[0].kill()
+                self._launching = None
             if self._pipe is not None:
                 with contextlib.suppress(OSError):
                     self._pipe.send(("stop", 0, None))

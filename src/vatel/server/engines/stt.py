@@ -32,7 +32,10 @@ class RecognizerStream(Protocol):
 
 
 class StreamingRecognizer(Protocol):
-    name: str
-    sample_rate: int
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def sample_rate(self) -> int: ...
 
     def start(self) -> RecognizerStream: ...

@@ -46,3 +46,21 @@ def threads_cpu_seconds(threads: Iterable[int]) -> float:
         fields = stat[stat.rindex(")") + 2 :].split()
         total += int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of stat(5)
     return total / _TICKS
+
+
+def lower_priority(threads: Iterable[int], nice: int) -> int:
+    """Give these threads at least ``nice`` (Linux sets it per thread); how many were changed.
+
+    Used to let latency-critical work win a busy CPU: the end-of-turn model decides when the
+    caller is done (46 ms), while a speculative Whisper decode of the same pause can wait.
+    """
+    changed = 0
+    for tid in threads:
+        try:
+            current = os.getpriority(os.PRIO_PROCESS, tid)
+            if current < nice:
+                os.setpriority(os.PRIO_PROCESS, tid, nice)
+                changed += 1
+        except OSError:  # gone, or not ours to change
+            continue
+    return changed

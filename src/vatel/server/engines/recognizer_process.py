@@ -18,6 +18,7 @@ import importlib
 import itertools
 import logging
 import multiprocessing
+import os
 import threading
 import time
 import weakref
@@ -40,8 +41,14 @@ class RecognizerProcessError(RuntimeError):
     """The child failed to start, or died."""
 
 
+CHILD_NICE = 10
+"""Interim transcripts are best-effort: the child yields the CPU to the calls' turns."""
+
+
 def _serve(connection: Connection, factory: str) -> None:
     """The child: build the recogniser, then answer requests until ``stop`` or the pipe closes."""
+    with contextlib.suppress(OSError):
+        os.nice(CHILD_NICE)
     try:
         module, _, attribute = factory.partition(":")
         recognizer = getattr(importlib.import_module(module), attribute)()

@@ -469,7 +469,7 @@ class CallSession:
         async def ask() -> None:
             try:
                 complete = await self._loop.run_in_executor(
-                    self.services.pool, self.usage.run, "turn", model.complete_probability, audio
+                    self.services.turn_pool, self.usage.run, "turn", model.complete_probability, audio
                 )
             except Exception:
                 logger.exception("the end-of-turn model failed; the pause is taken as the end of the turn")

@@ -146,3 +146,21 @@ def test_a_dead_child_is_started_again(user_says: Speak, caplog: pytest.LogCaptu
 def test_a_factory_that_cannot_load_says_why() -> None:
     with pytest.raises(RecognizerProcessError, match="No module named 'vatel_no_such_engine'"):
         ProcessRecognizer("vatel_no_such_engine:Recognizer")
+
+
+def test_a_stuck_child_is_stopped_and_started_again(
+    user_says: Speak, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recognizer = ProcessRecognizer("vatel.server.engines.sphinx:SphinxRecognizer")
+    try:
+        first = recognizer.pid
+        assert first is not None
+        os.kill(first, signal.SIGSTOP)  # alive but never answers
+        monkeypatch.setattr("vatel.server.engines.recognizer_process.REQUEST_TIMEOUT", 0.5)
+        stream = recognizer.start()
+        with pytest.raises(RecognizerProcessError, match=r"no answer within 0\.5 s"):
+            stream.feed(np.zeros(CHUNK, dtype=np.float32))
+        assert transcribe(recognizer, user_says(SENTENCE))[1]  # a new child answers
+        assert recognizer.pid not in (None, first)
+    finally:
+        recognizer.close()

@@ -35,6 +35,8 @@ log = logging.getLogger("vatel.server.engines")
 
 START_TIMEOUT = 60.0
 """Seconds the child may take to import and load its recogniser."""
+REQUEST_TIMEOUT = 10.0
+"""Seconds one request may take (a quarter second of audio takes about 15 ms)."""
 
 
 class RecognizerProcessError(RuntimeError):
@@ -191,6 +193,9 @@ class ProcessRecognizer:
                 raise RecognizerProcessError(f"the {self._name} recogniser process died: {error}") from None
 
     def _answer(self, pipe: Connection) -> str:
+        if not pipe.poll(REQUEST_TIMEOUT):  # a stuck child would stop every call's interims
+            self._process.kill()
+            raise OSError(f"no answer within {REQUEST_TIMEOUT:g} s; the process was stopped")
         status, text, cpu = pipe.recv()
         self._cpu += cpu
         if status != "ok":

@@ -427,6 +427,9 @@ class CallSession:
                 text = await self._loop.run_in_executor(
                     self.services.interim_pool, self.usage.run, "stt_interim", stream.feed, audio
                 )
+            except Exception as error:  # best-effort: the final transcript does not depend on it
+                logger.warning("interim transcript failed: %s", error)
+                return
             finally:
                 self._interim_busy = False
             if (

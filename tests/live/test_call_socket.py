@@ -103,3 +103,54 @@ async def test_receive_gives_text_bytes_and_none_when_the_client_leaves() -> Non
     assert await socket.receive() == b""  # neither text nor bytes: an empty frame, counted as malformed
     assert await socket.receive() is None
     assert socket.gone
+
+
+async def test_a_client_that_stops_reading_is_closed_with_1008(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server's send stalls (uvicorn's does once the transport is full): the call's frames
+    queue behind it, and past ``SEND_QUEUE`` the call ends with 1008 instead of growing."""
+    from vatel.server.engines.brain import AgentSetup
+    from vatel.server.engines.scripted_brain import ScriptedBrain
+    from vatel.server.engines.tones import tone_engines
+    from vatel.server.live import session as session_module
+    from vatel.server.live.core import CallConfig
+    from vatel.server.live.services import LiveServices
+
+    monkeypatch.setattr(session_module, "SEND_QUEUE", 30)
+    server = Server()
+    stalled = asyncio.Event()
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        if len(server.sent) >= 15:  # the client stopped reading: nothing more gets through
+            stalled.set()
+            await asyncio.Event().wait()
+        server.sent.append(message.get("text", message))
+
+    words = " ".join(["la"] * 60) + "."
+    call = session_module.CallSession(
+        CallSocket(server.receive, send),
+        LiveServices(tone_engines(), {"vatel/scripted": ScriptedBrain()}, audio_chunk_seconds=0.02),
+        config=CallConfig(session_id="slow", first_message=words, silence_timeout_secs=600),
+        agent=AgentSetup(prompt="default: ok.", first_message=words),
+        llm="vatel/scripted",
+        voice=None,
+        recorder=None,
+        on_record=lambda _entry: asyncio.sleep(0),
+    )
+    outcome = await asyncio.wait_for(call.run(), 30)
+    assert stalled.is_set()
+    assert (outcome.close_code, outcome.reason) == (1008, "client too slow")
+    assert len(server.sent) == 15
+
+
+async def test_closing_a_socket_whose_sends_stall_gives_up_after_close_wait(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("vatel.server.live.socket.CLOSE_WAIT", 0.2)
+    server = Server()
+    server.gate = asyncio.Event()  # never opened: the client does not read
+    socket = CallSocket(server.receive, server.send)
+    socket.send(b"a")
+    socket.send(b"b")
+    await asyncio.wait_for(socket.close(1008), 5)  # the queue's wait, then the close's, both bounded
+    assert server.sent == []
+    assert socket.gone

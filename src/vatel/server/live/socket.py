@@ -25,7 +25,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 CLOSE_WAIT = 10.0
-"""How long a closing call waits for frames queued behind a stalled send."""
+"""How long a closing call waits for frames queued behind a stalled send, and for its close."""
 
 
 class _Resume:
@@ -138,5 +138,7 @@ class CallSocket:
         if self.gone:
             return
         self.gone = True
-        with contextlib.suppress(Exception):  # the client may have left meanwhile
-            await self._send({"type": "websocket.close", "code": code})
+        # The client may have left meanwhile, or stopped reading (then the server's send never
+        # returns): the call ends either way, and the server drops the connection after us.
+        with contextlib.suppress(Exception, asyncio.TimeoutError):
+            await asyncio.wait_for(self._send({"type": "websocket.close", "code": code}), CLOSE_WAIT)

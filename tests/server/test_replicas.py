@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 
 import httpx
@@ -76,3 +77,67 @@ def test_replicas_sign_with_one_secret(tmp_path: Path, fresh_postgres_url: str) 
     finally:
         for server in (first, second):
             server.stop(signal.SIGTERM)
+
+
+def test_a_call_recorded_by_one_replica_is_served_by_the_other(
+    tmp_path: Path, fresh_postgres_url: str
+) -> None:
+    import asyncio
+
+    import vatel
+
+    env = {**os.environ, "VATEL_DATABASE_URL": fresh_postgres_url}
+    tones = ["--engines", "tones", "--audio-chunk-ms", "20"]
+    first = Serve(tmp_path / "one", env=env, live=True, args=tones)
+    second = Serve(tmp_path / "two", env=env, live=True, args=tones)
+    try:
+        key = (tmp_path / "one" / "api-key").read_text().strip()
+        auth = {"Authorization": f"Bearer {key}"}
+
+        async def call() -> str:
+            async with vatel.Client(api_key=key, base_url=first.url) as client:
+                agent = await client.agents.create_async(
+                    {"name": "Recorded", "prompt": "default: ok.", "first_message": "One two three."}
+                )
+                assert agent.id is not None
+                token = (await client.session.generate_token_async(agent.id)).token
+                async with client.connect(token) as conn:
+                    async for message in conn.stream_messages():
+                        if message.type == "response_audio":
+                            await conn.send_input_audio_bytes(bytes(960))
+                            if message.data.is_final:  # type: ignore[union-attr]
+                                break
+            return agent.id
+
+        agent_id = asyncio.run(call())
+        calls: list[dict[str, object]] = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # the call ends, then its WAV goes to the database
+            calls = httpx.get(second.url + f"/v1/calls?agent_ids={agent_id}", headers=auth).json()["calls"]
+            if (
+                calls
+                and calls[0]["status"] == "ended"
+                and not list((tmp_path / "one").glob("recordings/*.wav"))
+            ):
+                break
+            time.sleep(0.2)
+        [row] = calls
+        assert not list((tmp_path / "one").glob("recordings/*.wav"))  # moved, not copied
+        wavs = [
+            httpx.get(server.url + f"/v1/calls/{row['id']}/recording", headers=auth)
+            for server in (first, second)
+        ]
+        assert [w.status_code for w in wavs] == [200, 200]
+        assert wavs[0].content == wavs[1].content
+        body = wavs[1].content
+        assert body[:4] == b"RIFF" and body[8:12] == b"WAVE"
+        assert int.from_bytes(body[22:24], "little") == 2 and int.from_bytes(body[24:28], "little") == 24_000
+        assert len(body) > 44 + 24_000  # more than a quarter second of stereo audio
+        assert wavs[1].headers["content-type"] == "audio/wav"
+        assert int(wavs[1].headers["content-length"]) == len(body)
+        missing = httpx.get(second.url + f"/v1/calls/{row['id']}x/recording", headers=auth)
+        assert missing.status_code in (400, 404)
+    finally:
+        for server in (first, second):
+            code, _, err = server.stop(signal.SIGTERM)
+            assert code == 0, err

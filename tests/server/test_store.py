@@ -45,7 +45,7 @@ def test_migrations_build_exactly_the_schema(tmp_path: Path, database_url: str) 
 
     diff, revision = asyncio.run(check())
     assert diff == []
-    assert revision == "0001"
+    assert revision == "0002"
 
 
 def test_data_survives_a_restart_and_the_first_key_is_made_once(tmp_path: Path, database_url: str) -> None:

@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, Response, StreamingResponse
 
 from vatel.protocol import Call, CallOutcome, CallSource, CallStatus
 from vatel.server.api.problems import ApiProblem, JSONResponse
 from vatel.server.api.request import check_uuid, path_id
 from vatel.server.api.routing import Caller, endpoint, resource
 from vatel.server.store import calls as store
+from vatel.server.store.recordings import recording_pieces, recording_size
 from vatel.server.store.timestamps import parse, to_text
 
 MAX_PAGE_SIZE = 100
@@ -139,9 +140,19 @@ async def get_recording(request: Request, caller: Caller) -> Response:
     path = Path(stored) if stored else None
     if path is not None and not path.is_absolute():
         path = caller.state.settings.data_dir / path
-    if path is None or not path.is_file():
+    if path is not None and path.is_file():
+        return FileResponse(path, media_type="audio/wav", filename=f"{call_id}.wav")
+    size = await recording_size(caller.state.engine, call_id)  # recorded by another replica
+    if size is None:
         raise ApiProblem(404, "this call has no recording")
-    return FileResponse(path, media_type="audio/wav", filename=f"{call_id}.wav")
+    return StreamingResponse(
+        recording_pieces(caller.state.engine, call_id),
+        media_type="audio/wav",
+        headers={
+            "Content-Length": str(size),
+            "Content-Disposition": f'attachment; filename="{call_id}.wav"',
+        },
+    )
 
 
 routes = [

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -115,6 +116,16 @@ transcript_entries = Table(
     Column("call_id", ID, ForeignKey("calls.id"), primary_key=True),
     Column("index", Integer, primary_key=True, autoincrement=False),
     Column("entry", JSON, nullable=False),
+)
+
+call_recordings = Table(
+    # A finished call's WAV in 1 MiB pieces, when replicas share the database (PostgreSQL): any
+    # replica can then serve a call another one recorded (store/recordings.py).
+    "call_recordings",
+    metadata,
+    Column("call_id", ID, ForeignKey("calls.id"), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("data", LargeBinary, nullable=False),
 )
 
 twilio_numbers = Table(

@@ -141,3 +141,54 @@ def test_a_call_recorded_by_one_replica_is_served_by_the_other(
         for server in (first, second):
             code, _, err = server.stop(signal.SIGTERM)
             assert code == 0, err
+
+
+def test_a_replica_killed_mid_call_hands_its_recording_over_when_it_restarts(
+    tmp_path: Path, fresh_postgres_url: str
+) -> None:
+    import asyncio
+    import io
+    import wave
+
+    import vatel
+
+    env = {**os.environ, "VATEL_DATABASE_URL": fresh_postgres_url}
+    tones = ["--engines", "tones", "--audio-chunk-ms", "20"]
+    first = Serve(tmp_path / "one", env=env, live=True, args=tones)
+    second = Serve(tmp_path / "two", env=env)
+    again: Serve | None = None
+    try:
+        key = (tmp_path / "one" / "api-key").read_text().strip()
+
+        async def call_then_kill() -> str:
+            async with vatel.Client(api_key=key, base_url=first.url) as client:
+                agent = await client.agents.create_async(
+                    {"name": "Killed", "prompt": "default: ok.", "first_message": " ".join(["la"] * 80) + "."}
+                )
+                assert agent.id is not None
+                conn = await client.connect((await client.session.generate_token_async(agent.id)).token)
+                started = await conn.receive()
+                for _ in range(125):  # 2.5 s of audio: more than one recording flush
+                    await conn.send_input_audio_bytes(bytes(960))
+                    await asyncio.sleep(0.02)
+                first.process.send_signal(signal.SIGKILL)
+                first.process.wait(10)
+                return str(started.data.id)  # type: ignore[union-attr]
+
+        call_id = asyncio.run(call_then_kill())
+        auth = {"Authorization": f"Bearer {key}"}
+        assert httpx.get(second.url + f"/v1/calls/{call_id}/recording", headers=auth).status_code == 404
+        again = Serve(tmp_path / "one", env=env)  # the same data dir: its open call is its own
+        call = httpx.get(second.url + f"/v1/calls/{call_id}", headers=auth).json()
+        assert (call["status"], call["termination_reason"]) == ("ended", "server stopped during the call")
+        wav = httpx.get(second.url + f"/v1/calls/{call_id}/recording", headers=auth)
+        assert wav.status_code == 200
+        with wave.open(io.BytesIO(wav.content)) as recording:  # flushed each second, up to 0.5 s ago
+            assert recording.getnchannels() == 2 and recording.getnframes() > 12_000
+        assert not list((tmp_path / "one").glob("recordings/*.wav"))
+    finally:
+        if first.process.poll() is None:
+            first.stop(signal.SIGKILL)
+        for server in (second, again):
+            if server is not None:
+                server.stop(signal.SIGTERM)

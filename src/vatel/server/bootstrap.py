@@ -7,6 +7,7 @@ prints it) and kept in ``<data dir>/api-key`` (mode 0600) for local tools such a
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,10 @@ from vatel.server.settings import ServerSettings
 from vatel.server.store.calls import unfinished_calls, update_call
 from vatel.server.store.database import migrate, open_engine
 from vatel.server.store.organizations import Organization, first_start, session_token_secret
+from vatel.server.store.recordings import move_recording
 from vatel.server.store.timestamps import now_text
+
+log = logging.getLogger("vatel.server")
 
 
 @dataclass(frozen=True)
@@ -50,10 +54,11 @@ async def recover_calls(engine: AsyncEngine, settings: ServerSettings) -> int:
     """Close the calls a stopped server left open (``kill -9`` mid-call) and repair their WAVs.
 
     Only calls whose recording is in *this* data dir are touched: with several replicas on one
-    PostgreSQL, another replica's live calls are not ours to end.
+    PostgreSQL, another replica's live calls are not ours to end. There the repaired WAVs then
+    move into the database, as a call's does when it ends (``store.recordings``).
     """
+    recovered: list[tuple[str, Path]] = []
     async with engine.begin() as conn:
-        recovered = 0
         for row in await unfinished_calls(conn):
             if not row.recording_path:
                 continue
@@ -68,8 +73,14 @@ async def recover_calls(engine: AsyncEngine, settings: ServerSettings) -> int:
                 ended_at=now_text(),
                 termination_reason="server stopped during the call",
             )
-            recovered += 1
-    return recovered
+            recovered.append((row.id, path))
+    if settings.database_url:
+        for call_id, path in recovered:
+            try:
+                await move_recording(engine, call_id, path)
+            except Exception:  # the file stays, and this replica still serves it
+                log.exception("could not copy the recording of call %s to the database", call_id)
+    return len(recovered)
 
 
 async def prepare(settings: ServerSettings) -> Prepared:

@@ -36,7 +36,7 @@ from vatel.server.store import agents as agent_store
 from vatel.server.store import calls as call_store
 from vatel.server.store.agents import AgentRow, VersionRow
 from vatel.server.store.errors import NotFound
-from vatel.server.store.recordings import store_recording
+from vatel.server.store.recordings import move_recording
 from vatel.server.store.schema import used_session_tokens
 from vatel.server.store.timestamps import epoch_to_text, now_text
 
@@ -103,15 +103,10 @@ async def _admit(state: ServerState, grant: SessionGrant) -> tuple[AgentRow, Ver
 async def share_recording(state: ServerState, call_id: str) -> None:
     """Copy the call's WAV into the shared database and remove the local file (a failure is
     logged and leaves the file, still served by this replica)."""
-    path = state.settings.data_dir / recording_path(call_id)
-    if not path.is_file():
-        return
     try:
-        await store_recording(state.engine, call_id, path)
+        await move_recording(state.engine, call_id, state.settings.data_dir / recording_path(call_id))
     except Exception:
         logger.exception("could not copy the recording of call %s to the database", call_id)
-        return
-    path.unlink(missing_ok=True)
 
 
 def recording_path(call_id: str) -> str:

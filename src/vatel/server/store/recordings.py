@@ -35,6 +35,16 @@ async def store_recording(engine: AsyncEngine, call_id: str, path: Path) -> int:
     return size
 
 
+async def move_recording(engine: AsyncEngine, call_id: str, path: Path) -> bool:
+    """Store the WAV at ``path`` and remove the file; ``False`` when there is no file. (A failure
+    raises and leaves the file.)"""
+    if not await asyncio.to_thread(path.is_file):
+        return False
+    await store_recording(engine, call_id, path)
+    await asyncio.to_thread(path.unlink, missing_ok=True)
+    return True
+
+
 async def recording_size(engine: AsyncEngine, call_id: str) -> int | None:
     """The size of the stored copy in bytes; ``None`` when there is none."""
     async with engine.connect() as conn:

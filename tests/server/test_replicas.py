@@ -79,6 +79,12 @@ def test_replicas_sign_with_one_secret(tmp_path: Path, fresh_postgres_url: str) 
             server.stop(signal.SIGTERM)
 
 
+def replica(data_dir: Path, database_url: str, *, live: bool = False) -> Serve:
+    """``vatel serve`` on the shared PostgreSQL; ``live`` with the tone engines (no models)."""
+    tones = ["--engines", "tones", "--audio-chunk-ms", "20"] if live else []
+    return Serve(data_dir, env={**os.environ, "VATEL_DATABASE_URL": database_url}, live=live, args=tones)
+
+
 def test_a_call_recorded_by_one_replica_is_served_by_the_other(
     tmp_path: Path, fresh_postgres_url: str
 ) -> None:
@@ -86,10 +92,8 @@ def test_a_call_recorded_by_one_replica_is_served_by_the_other(
 
     import vatel
 
-    env = {**os.environ, "VATEL_DATABASE_URL": fresh_postgres_url}
-    tones = ["--engines", "tones", "--audio-chunk-ms", "20"]
-    first = Serve(tmp_path / "one", env=env, live=True, args=tones)
-    second = Serve(tmp_path / "two", env=env, live=True, args=tones)
+    first = replica(tmp_path / "one", fresh_postgres_url, live=True)
+    second = replica(tmp_path / "two", fresh_postgres_url, live=True)
     try:
         key = (tmp_path / "one" / "api-key").read_text().strip()
         auth = {"Authorization": f"Bearer {key}"}
@@ -152,10 +156,8 @@ def test_a_replica_killed_mid_call_hands_its_recording_over_when_it_restarts(
 
     import vatel
 
-    env = {**os.environ, "VATEL_DATABASE_URL": fresh_postgres_url}
-    tones = ["--engines", "tones", "--audio-chunk-ms", "20"]
-    first = Serve(tmp_path / "one", env=env, live=True, args=tones)
-    second = Serve(tmp_path / "two", env=env)
+    first = replica(tmp_path / "one", fresh_postgres_url, live=True)
+    second = replica(tmp_path / "two", fresh_postgres_url)
     again: Serve | None = None
     try:
         key = (tmp_path / "one" / "api-key").read_text().strip()
@@ -178,7 +180,7 @@ def test_a_replica_killed_mid_call_hands_its_recording_over_when_it_restarts(
         call_id = asyncio.run(call_then_kill())
         auth = {"Authorization": f"Bearer {key}"}
         assert httpx.get(second.url + f"/v1/calls/{call_id}/recording", headers=auth).status_code == 404
-        again = Serve(tmp_path / "one", env=env)  # the same data dir: its open call is its own
+        again = replica(tmp_path / "one", fresh_postgres_url)  # the same data dir: its open call is its own
         call = httpx.get(second.url + f"/v1/calls/{call_id}", headers=auth).json()
         assert (call["status"], call["termination_reason"]) == ("ended", "server stopped during the call")
         wav = httpx.get(second.url + f"/v1/calls/{call_id}/recording", headers=auth)

@@ -10,7 +10,7 @@ calls run on the event loop, one at a time.
 Bad frames never crash a call: non-JSON, binary junk, bad base64 and odd byte counts are skipped
 and counted; past ``MALFORMED_LIMIT`` the socket is closed with 1007. When the server's sends stall
 (a client that does not read, on a server with backpressure), past ``SEND_QUEUE`` waiting messages
-(about 10 s of audio) the call is closed with 1008.
+(10-20 s of audio, by the chunk length) the call is closed with 1008.
 """
 
 from __future__ import annotations

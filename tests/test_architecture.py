@@ -20,6 +20,7 @@ LAYERS = {
     "vatel.protocol": "protocol",
     "vatel.models": "protocol",
     "vatel._version": "base",
+    "vatel.blas": "base",  # numpy's BLAS threads, set by every process that computes
     "vatel": "client",  # vatel/__init__, client, connection, api/, errors, transport, retry
     "vatel.audio": "audio",
     "vatel.audio.pcm": "pcm",

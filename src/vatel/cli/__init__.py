@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from vatel._version import __version__
+from vatel.blas import single_threaded_blas
 from vatel.cli.failure import CommandError
 
 COMMANDS: tuple[tuple[str, tuple[str, ...], str], ...] = (
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    single_threaded_blas()  # before any command loads numpy (vatel/blas.py says why)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

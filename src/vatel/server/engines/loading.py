@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from vatel.blas import single_threaded_blas
 from vatel.server.engines.native_threads import lower_priority
 from vatel.server.engines.stt import Recognizer, StreamingRecognizer
 from vatel.server.engines.tts import Synthesizer, Voice
@@ -275,6 +276,7 @@ def load_engines(config: EngineConfig | None = None, progress: Progress | None =
     """
     config = config or EngineConfig()
     report = progress or (lambda _step: None)
+    single_threaded_blas()  # a server embedded in another program too (vatel/blas.py)
     interim = config.interim_stt if config.interim_stt != config.final_stt else None
     tts_names = list(dict.fromkeys([config.tts, *config.extra_tts]))
     total = 2 + (interim is not None) + (config.turn_model is not None) + len(tts_names)

@@ -164,3 +164,28 @@ def test_a_stuck_child_is_stopped_and_started_again(
         assert recognizer.pid not in (None, first)
     finally:
         recognizer.close()
+
+
+def test_a_child_that_keeps_dying_is_started_at_most_every_restart_every(
+    user_says: Speak, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("vatel.server.engines.recognizer_process.RESTART_EVERY", 4.0)
+    recognizer = ProcessRecognizer("vatel.server.engines.sphinx:SphinxRecognizer")
+    try:
+        for _ in range(2):
+            pid = recognizer.pid
+            assert pid is not None
+            os.kill(pid, signal.SIGKILL)
+            time.sleep(0.2)  # let it die
+            try:
+                transcribe(recognizer, user_says("hello"))
+            except RecognizerProcessError as error:
+                message = str(error)
+                break
+        else:
+            pytest.fail("the second death within RESTART_EVERY started a new child at once")
+        assert "one starts soon" in message
+        time.sleep(4.1)
+        assert transcribe(recognizer, user_says(SENTENCE))[1]  # then it does
+    finally:
+        recognizer.close()

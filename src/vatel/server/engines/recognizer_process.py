@@ -37,6 +37,8 @@ START_TIMEOUT = 60.0
 """Seconds the child may take to import and load its recogniser."""
 REQUEST_TIMEOUT = 10.0
 """Seconds one request may take (a quarter second of audio takes about 15 ms)."""
+RESTART_EVERY = 5.0
+"""The least time between two starts of a child that died."""
 
 
 class RecognizerProcessError(RuntimeError):
@@ -111,6 +113,7 @@ class ProcessRecognizer:
         self._pipe: Connection | None = None
         self._name = ""
         self._rate = 0
+        self._restart_at = 0.0
         self._launching: tuple[Any, Connection] | None = self._launch()
         if wait:
             self.wait_ready()
@@ -174,11 +177,7 @@ class ProcessRecognizer:
         with self._lock:
             self._ready()
             if self._pipe is None or not self._process.is_alive():
-                log.error("the %s recogniser process is gone; starting it again", self._name)
-                self._pipe = None
-                self._dropped.clear()  # its streams went with it
-                self._launching = self._launch()
-                self._ready()
+                self._restart()
             pipe = self._pipe
             assert pipe is not None
             try:
@@ -189,8 +188,26 @@ class ProcessRecognizer:
                 pipe.send((operation, stream_id, payload))
                 return self._answer(pipe)
             except (EOFError, OSError) as error:
-                self._pipe = None
+                self._forget_child()
                 raise RecognizerProcessError(f"the {self._name} recogniser process died: {error}") from None
+
+    def _restart(self) -> None:
+        """A new child for a dead one; at most one start per :data:`RESTART_EVERY` seconds, so a
+        recogniser that cannot start does not cost a process per request."""
+        now = time.monotonic()
+        if now < self._restart_at:
+            raise RecognizerProcessError(f"the {self._name} recogniser process is down; one starts soon")
+        self._restart_at = now + RESTART_EVERY
+        log.error("the %s recogniser process is gone; starting it again", self._name)
+        self._forget_child()
+        self._dropped.clear()  # its streams went with it
+        self._launching = self._launch()
+        self._ready()
+
+    def _forget_child(self) -> None:
+        if self._pipe is not None:
+            self._pipe.close()
+            self._pipe = None
 
     def _answer(self, pipe: Connection) -> str:
         if not pipe.poll(REQUEST_TIMEOUT):  # a stuck child would stop every call's interims

@@ -80,6 +80,13 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+def sdk_only(*args: str) -> subprocess.CompletedProcess[str]:
+    """``vatel`` with only the SDK importable (the server, audio and app extras hidden)."""
+    return subprocess.run(
+        [sys.executable, "-c", SDK_ONLY, *args], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "extra", "package"),
     [
@@ -91,32 +98,16 @@ sys.exit(main(sys.argv[1:]))
 def test_with_only_the_sdk_a_command_says_which_extra_to_install(
     args: list[str], extra: str, package: str
 ) -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", SDK_ONLY, *args], capture_output=True, text=True, timeout=60, check=False
-    )
+    result = sdk_only(*args)
     assert result.returncode == 1, result.stderr
     assert f"pip install 'vatel[{extra}]'" in result.stderr and "Traceback" not in result.stderr
-    help_text = subprocess.run(
-        [sys.executable, "-c", SDK_ONLY, "--help"], capture_output=True, text=True, timeout=60, check=False
-    )
+    help_text = sdk_only("--help")
     assert help_text.returncode == 0 and f"needs vatel[{extra}]" in help_text.stdout
 
 
 def test_with_only_the_sdk_the_api_commands_run() -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", SDK_ONLY, "check", "--api-key", "k", "--base-url", "http://127.0.0.1:9"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = sdk_only("check", "--api-key", "k", "--base-url", "http://127.0.0.1:9")
     assert result.returncode == 1 and "cannot reach http://127.0.0.1:9" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr and "needs vatel" not in result.stderr
-    imported = subprocess.run(
-        [sys.executable, "-c", SDK_ONLY, "agents", "import", "nodes.json", "--agent-id", "a"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    imported = sdk_only("agents", "import", "nodes.json", "--agent-id", "a")
     assert imported.returncode == 1 and "pip install 'vatel[server]'" in imported.stderr, imported.stderr

@@ -40,12 +40,16 @@ default: I heard {said}.
 """
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[LiveServer, ScriptedRecognizer]]:
+@pytest.fixture(params=["direct", "asgi"])
+def served(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[LiveServer, ScriptedRecognizer]]:
+    """The server as ``vatel serve`` runs it (frames on the direct path of its WebSocket protocol),
+    and under uvicorn's own protocol (plain ASGI): the call must be the same either way."""
     services, recognizer, _ = fake_services()
     keys: list[str] = []
     settings = ServerSettings(data_dir=tmp_path / "data", database_url=None)
-    runner = ServerThread(create_app(settings, live=services, on_first_key=keys.append)).start()
+    options = {"ws": "websockets-sansio"} if request.param == "asgi" else {}
+    app = create_app(settings, live=services, on_first_key=keys.append)
+    runner = ServerThread(app, **options).start()
     try:
         yield LiveServer(runner.url, keys[0], settings), recognizer
     finally:

@@ -138,6 +138,8 @@ def with_llms(live: LiveServices, endpoints: tuple[LLMEndpoint, ...]) -> LiveSer
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from vatel.server.live.websocket_protocol import CallWebSocketProtocol
+
     settings = dataclasses.replace(settings_from(args), llms=configured_llms(args.config))
     for endpoint in settings.llms:
         print(f"vatel serve: llm {endpoint.name}: {endpoint.model} at {endpoint.base_url}", file=sys.stderr)
@@ -163,6 +165,7 @@ def run_serve(args: argparse.Namespace) -> int:
         port=args.port,
         log_level=args.log_level,
         lifespan="on",
+        ws=CallWebSocketProtocol,
     )
     server = _graceful_server(config)
     # Everything loaded so far (modules, models, the app) lives as long as the server: frozen, a full

@@ -1,5 +1,8 @@
 """``vatel serve`` inside another program: an ASGI app under uvicorn on a loopback port, in a thread.
 
+Calls take the direct path of :class:`~vatel.server.live.websocket_protocol.CallWebSocketProtocol`, as under
+``vatel serve``.
+
 The embedded default of ``vatel session`` runs on this (with no API key, a local server is started
 for the session and stopped when it ends), and so do the tests' loopback servers.
 """
@@ -14,6 +17,8 @@ from typing import Any, Self
 
 import uvicorn
 from starlette.types import ASGIApp
+
+from vatel.server.live.websocket_protocol import CallWebSocketProtocol
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
@@ -38,6 +43,7 @@ class ServerThread:
             "log_level": "warning",
             "access_log": False,
             "timeout_graceful_shutdown": 3,
+            "ws": CallWebSocketProtocol,
             **options,
         }
         self._server = uvicorn.Server(uvicorn.Config(app, **settings))

@@ -31,7 +31,7 @@ from vatel.server.live.core import CallConfig
 from vatel.server.live.recording import StereoRecorder
 from vatel.server.live.services import LiveServices
 from vatel.server.live.session import CallSession
-from vatel.server.live.socket import CallSocket
+from vatel.server.live.socket import DIRECT_FRAMES, CallSocket
 from vatel.server.store import agents as agent_store
 from vatel.server.store import calls as call_store
 from vatel.server.store.agents import AgentRow, VersionRow
@@ -174,7 +174,7 @@ async def connection(scope: Scope, receive: Receive, send: Send) -> None:
             await call_store.add_transcript_entry(conn, call_id, entry)
 
     voice = (config.get("voice_settings") or {}).get("id")
-    socket = CallSocket(receive, send)
+    socket = CallSocket(receive, send, scope.get("extensions", {}).get(DIRECT_FRAMES))
     session = CallSession(
         socket,
         live,

@@ -1,4 +1,4 @@
-"""A call's WebSocket as raw ASGI: frames in by ``await``, frames out without a task per frame.
+"""A call's WebSocket: frames in to a callback, frames out without a task per frame.
 
 A call sends 50 audio frames a second and receives as many, so the socket is the hot path of a
 busy server. Starlette's ``WebSocket`` checks its state machine on every message and its
@@ -7,6 +7,11 @@ wake-up per frame. Here the server's ``send`` is called directly and driven at o
 WebSocket send never suspends (it writes to the transport and returns), so a frame costs one call.
 A server whose send does suspend still gets every frame, in order: the rest wait behind it in a
 queue that a task drains.
+
+Under ``vatel serve`` the server's WebSocket protocol
+(:class:`~vatel.server.live.websocket_protocol.CallWebSocketProtocol`) offers more: the
+:data:`DIRECT_FRAMES` scope extension hands each message to the call as it is parsed (no queue, no
+task wake-up) and sends a frame with one write. The call sees the same socket either way.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator, MutableMapping
-from typing import Any
+from typing import Any, Protocol
 
 logger = logging.getLogger("vatel.server.live")
 
@@ -26,6 +31,29 @@ Send = Callable[[Message], Awaitable[None]]
 
 CLOSE_WAIT = 10.0
 """How long a closing call waits for frames queued behind a stalled send, and for its close."""
+DIRECT_FRAMES = "vatel.direct_frames"
+"""The scope extension (a :class:`DirectFrames`) of a server that hands a call its frames directly."""
+
+
+class DirectFrames(Protocol):
+    """A server's direct path for an accepted WebSocket's frames."""
+
+    def attach(self, on_message: Callable[[bytes], None], on_gone: Callable[[], None]) -> None:
+        """Give every message to ``on_message`` as it arrives; call ``on_gone`` once the client is gone."""
+
+    def detach(self) -> None:
+        """No more calls to the callbacks."""
+
+    def send_text(self, payload: bytes) -> None:
+        """Send a text frame now, or after the ones held while the client does not read."""
+
+    @property
+    def queued(self) -> int:
+        """Frames held because the client does not read."""
+
+    @property
+    def gone(self) -> bool:
+        """The connection is closed or closing: sends are dropped."""
 
 
 class _Resume:
@@ -59,23 +87,53 @@ async def _finish(steps: Coroutine[Any, Any, None], yielded: Any) -> None:
 class CallSocket:
     """The accepted session WebSocket of one call.
 
-    :meth:`receive` gives the next client frame (``str`` or ``bytes``), or ``None`` once the client
-    is gone. :meth:`send` queues a text frame and returns at once; :attr:`gone` turns true when the
-    server could not deliver one (the client left). :meth:`close` waits for what is queued, then
-    sends the close frame.
+    :meth:`open` hands each client frame (``str`` or ``bytes``) to a callback, and says once when
+    the client is gone; :meth:`receive` is the same one frame at a time (``None``: gone). :meth:`send`
+    queues a text frame and returns at once; :attr:`gone` turns true when the server could not
+    deliver one (the client left). :meth:`close` waits for what is queued, then sends the close frame.
     """
 
-    def __init__(self, receive: Receive, send: Send) -> None:
+    def __init__(self, receive: Receive, send: Send, direct: DirectFrames | None = None) -> None:
         self._receive = receive
         self._send = send
+        self._direct = direct
         self._waiting: deque[bytes] = deque()
         self._sender: asyncio.Task[None] | None = None
-        self.gone = False
+        self._reader: asyncio.Task[None] | None = None
+        self._gone = False
+
+    @property
+    def direct(self) -> bool:
+        """Frames come and go on the server's direct path."""
+        return self._direct is not None
+
+    @property
+    def gone(self) -> bool:
+        return self._gone or (self._direct is not None and self._direct.gone)
+
+    def open(self, on_frame: Callable[[str | bytes], None], on_gone: Callable[[], None]) -> None:
+        """Start handing frames to ``on_frame`` (on the event loop, one at a time) until
+        :meth:`stop_reading`; ``on_gone`` is called once if the client leaves first."""
+        if self._direct is not None:
+            self._direct.attach(on_frame, on_gone)
+            return
+        self._reader = asyncio.ensure_future(self._read(on_frame, on_gone))
+
+    async def _read(self, on_frame: Callable[[str | bytes], None], on_gone: Callable[[], None]) -> None:
+        while (frame := await self.receive()) is not None:
+            on_frame(frame)
+        on_gone()
+
+    def stop_reading(self) -> None:
+        if self._direct is not None:
+            self._direct.detach()
+        elif self._reader is not None:
+            self._reader.cancel()
 
     async def receive(self) -> str | bytes | None:
         message = await self._receive()
         if message["type"] == "websocket.disconnect":
-            self.gone = True
+            self._gone = True
             return None
         text = message.get("text")
         if text is not None:
@@ -84,7 +142,10 @@ class CallSocket:
 
     def send(self, frame: bytes) -> None:
         """Send one text frame (UTF-8 JSON) in order after the frames before it."""
-        if self.gone:
+        if self._direct is not None:
+            self._direct.send_text(frame)
+            return
+        if self._gone:
             return
         if self._sender is not None:
             self._waiting.append(frame)
@@ -120,13 +181,13 @@ class CallSocket:
     def _lost(self, error: BaseException) -> None:
         if not self.gone:
             logger.debug("could not send to the client (%s): it is gone", type(error).__name__)
-        self.gone = True
+        self._gone = True
         self._waiting.clear()
 
     @property
     def queued(self) -> int:
-        """Frames waiting behind a send that suspended."""
-        return len(self._waiting)
+        """Frames waiting behind a send that suspended (or held by the direct path)."""
+        return self._direct.queued if self._direct is not None else len(self._waiting)
 
     async def close(self, code: int) -> None:
         """Let the queued frames go out (at most :data:`CLOSE_WAIT` seconds), then close with ``code``."""
@@ -137,7 +198,7 @@ class CallSocket:
             sender.cancel()
         if self.gone:
             return
-        self.gone = True
+        self._gone = True
         # The client may have left meanwhile, or stopped reading (then the server's send never
         # returns): the call ends either way, and the server drops the connection after us.
         with contextlib.suppress(Exception, asyncio.TimeoutError):

@@ -9,6 +9,8 @@ chunks), never chunk by chunk with a fresh one-shot call, which would click at e
 
 from __future__ import annotations
 
+import functools
+import math
 from typing import Any
 
 import numpy as np
@@ -19,6 +21,7 @@ __all__ = [
     "FRAME_SAMPLES",
     "WIRE_RATE",
     "Float32",
+    "PolyphaseResampler",
     "Resampler",
     "float_to_pcm16",
     "pcm16_dbfs",
@@ -115,4 +118,89 @@ class Resampler:
         if self._stream is None:
             return np.zeros(0, dtype=np.float32)
         out: Float32 = self._stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+        return out
+
+
+_TAPS_PER_RATIO = 38
+""":class:`PolyphaseResampler`'s filter has this many taps x the larger of up and down (so its
+transition band is as wide for any ratio); 24 -> 16 kHz: 114 taps, 57 a phase."""
+_STOPBAND_DB = 65.0
+
+
+def _lowpass_phases(up: int, down: int, taps: int) -> Float32:
+    """The anti-aliasing filter of ``up``/``down`` resampling, designed at ``up`` x the input rate
+    (a Kaiser-windowed sinc, -6 dB at 95 % of the lower Nyquist frequency), split into ``up``
+    phases of ``taps`` each, gain 1 each."""
+    length = up * taps
+    cutoff = 0.95 / max(up, down)  # in units of the design rate's Nyquist frequency
+    beta = 0.1102 * (_STOPBAND_DB - 8.7)
+    n = np.arange(length) - (length - 1) / 2
+    h = cutoff * np.sinc(cutoff * n) * np.kaiser(length, beta)
+    phases = h.reshape(taps, up).T.copy()  # phase r: h[r], h[r + up], h[r + 2 up], ...
+    phases /= phases.sum(axis=1, keepdims=True)
+    result: Float32 = phases.astype(np.float32)
+    return result
+
+
+@functools.cache
+def _block_filter(up: int, down: int) -> tuple[npt.NDArray[np.float32], int]:
+    """A (window, up) matrix: each block of ``down`` input samples gives ``up`` outputs, the
+    dot products of the window that ends with the block's last sample with its columns."""
+    taps = -(-_TAPS_PER_RATIO * max(up, down) // up)
+    phases = _lowpass_phases(up, down, taps)
+    window = taps + down - 1
+    matrix = np.zeros((window, up), dtype=np.float32)
+    for r in range(up):
+        # Output r of a block is at input position (r * down) / up of it: phase (r * down) % up,
+        # newest sample the block's (r * down) // up.
+        phase, newest = (r * down) % up, (r * down) // up
+        end = window - down + newest  # index of the newest sample in the window
+        matrix[end - taps + 1 : end + 1, r] = phases[phase][::-1]
+    return (matrix / np.float32(_PCM16_SCALE)).astype(np.float32), window
+
+
+class PolyphaseResampler:
+    """One PCM16 stream from ``from_rate`` to ``to_rate`` by a polyphase FIR filter, chunk by chunk.
+
+    For the server's hot path (every call's microphone, 24 -> 16 kHz, 50 chunks a second): soxr
+    builds a filter per stream, and a few hundred streams' filters crowd the CPU cache, which made
+    its ``resample_chunk`` 29 us a chunk under load against 4 us alone. Here all streams of a rate
+    pair share one filter (65 dB stopband, -6 dB at 0.95 x the lower Nyquist frequency), a chunk
+    costs one matrix product, and a stream holds back 1.2 ms (soxr "LQ": 6 ms). The PCM16 to float
+    scale is folded into the filter. Any chunk sizes give the same samples as one call.
+    """
+
+    def __init__(self, from_rate: int, to_rate: int) -> None:
+        if from_rate <= 0 or to_rate <= 0:
+            raise ValueError(f"sample rates must be positive, got {from_rate} -> {to_rate}")
+        common = math.gcd(from_rate, to_rate)
+        self.up, self.down = to_rate // common, from_rate // common
+        if self.up > 16 or self.down > 16:
+            raise ValueError(f"{from_rate} -> {to_rate} Hz is not a small ratio (use Resampler)")
+        self._matrix, self._window = _block_filter(self.up, self.down)
+        # Samples not used yet, after the window's history (zeros: the stream starts in silence).
+        self._held = np.zeros(self._window - self.down, dtype=np.float32)
+
+    def push(self, pcm: bytes | bytearray | memoryview) -> Float32:
+        """The output samples (float32 in [-1, 1)) for one chunk of PCM16 little-endian bytes."""
+        if len(pcm) % 2:
+            raise ValueError(f"PCM16 audio must have an even number of bytes, got {len(pcm)}")
+        fresh = np.frombuffer(pcm, dtype="<i2")
+        held = self._held
+        samples = np.empty(held.size + fresh.size, dtype=np.float32)
+        samples[: held.size] = held
+        samples[held.size :] = fresh
+        history = self._window - self.down
+        blocks = (samples.size - history) // self.down
+        if blocks <= 0:
+            self._held = samples
+            return np.zeros(0, dtype=np.float32)
+        windows = np.ndarray(
+            (blocks, self._window),
+            dtype=np.float32,
+            buffer=samples,
+            strides=(self.down * 4, 4),
+        )
+        out: Float32 = np.dot(windows, self._matrix).reshape(-1)
+        self._held = samples[blocks * self.down :]
         return out

@@ -195,9 +195,10 @@ class StereoTimeline:
         self.path = Path(path)
         self.rate = rate
         try:
-            self._file = self.path.open("w+b")  # closed in close()
-            self._file.write(_pcm16_header(rate, 2, 0))
-            self._file.flush()
+            # A raw descriptor: a flush is two pwrite calls (the frames, then the header's sizes),
+            # with no buffer copy or seeks between them.
+            self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+            os.pwrite(self._fd, _pcm16_header(rate, 2, 0), 0)
         except OSError as exc:
             raise WavError(f"cannot write {self.path}: {exc.strerror or exc}") from None
         self.written = 0
@@ -247,35 +248,35 @@ class StereoTimeline:
     def _write_up_to(self, up_to: int) -> None:
         frames = max(up_to, self.written)
         count = frames - self.written
-        if count <= 0 or self._file.closed:
+        if count <= 0 or self._fd is None:
             return
-        stereo = np.empty(count * 2, dtype="<i2")
-        stereo[0::2] = self._take(self._left, count)
-        stereo[1::2] = self._take(self._right, count)
+        stereo = np.zeros(count * 2, dtype="<i2")
+        self._take(self._left, stereo[0::2])
+        self._take(self._right, stereo[1::2])
         try:
-            self._file.seek(0, os.SEEK_END)
-            self._file.write(stereo.tobytes())
+            os.pwrite(self._fd, stereo.data, _HEADER_BYTES + self.written * 2 * _WIDTH)
             self.written = frames
-            self._file.seek(0)
-            self._file.write(_pcm16_header(self.rate, 2, self.written * 2 * _WIDTH))
-            self._file.flush()
+            os.pwrite(self._fd, _pcm16_header(self.rate, 2, self.written * 2 * _WIDTH), 0)
         except OSError as exc:
             raise WavError(f"cannot write {self.path}: {exc.strerror or exc}") from None
 
     @staticmethod
-    def _take(buffer: bytearray, count: int) -> np.ndarray:
-        piece = bytes(buffer[: count * _WIDTH])
-        del buffer[: count * _WIDTH]
-        return np.frombuffer(piece + bytes(count * _WIDTH - len(piece)), dtype="<i2")
+    def _take(buffer: bytearray, into: np.ndarray) -> None:
+        """Move the first ``into.size`` samples of ``buffer`` into ``into`` (zeros where it is short)."""
+        count = min(into.size, len(buffer) // _WIDTH)
+        if count:
+            into[:count] = np.frombuffer(buffer, dtype="<i2", count=count)
+            del buffer[: count * _WIDTH]
 
     def close(self) -> None:
         """Write everything placed on either channel and close the file."""
-        if self._file.closed:
+        if self._fd is None:
             return
         try:
             self._write_up_to(max(self.left_end, self.right_end))
         finally:
-            self._file.close()
+            os.close(self._fd)
+            self._fd = None
 
 
 def repair_wav(path: Path) -> bool:

@@ -91,3 +91,6 @@ def test_a_decoding_loop_is_recognised() -> None:
     assert repeats_itself([1, 2, 9, 9, 9])
     assert not repeats_itself([1, 9, 9, 2, 5, 6, 7, 8, 5, 6])
     assert not repeats_itself([])
+    assert repeats_itself([1, 2, 3, 4, 8, 9, 7, 1, 2, 3, 4])  # started over, after other words
+    assert not repeats_itself([1, 2, 3, 8, 9, 7, 1, 2, 3, 6])  # three tokens again: a phrase may
+    assert not repeats_itself([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])

@@ -41,6 +41,8 @@ NO_SPEECH_RULES = ((0.6, -1.0), (0.9, -0.5))
 faster-whisper's rule; the second catches silence in a short window, which the model is sure of."""
 REPEATS = 3
 """The same token this many times in a row is a decoding loop; a run of two or more, twice."""
+ECHO_TOKENS = 4
+"""A run this long that comes back later in one utterance is the decoder starting over."""
 
 
 def window_seconds(samples: int) -> int:
@@ -170,12 +172,22 @@ class WhisperRecognizer:
 
 
 def repeats_itself(tokens: list[int], longest: int = 8) -> bool:
-    """One token :data:`REPEATS` times in a row, or a run of 2..``longest`` tokens twice in a row
-    ("Goodbye! Goodbye!" for "Goodbye."); a false alarm only costs a decode over the full window."""
+    """One token :data:`REPEATS` times in a row, a run of 2..``longest`` tokens twice in a row
+    ("Goodbye! Goodbye!" for "Goodbye."), or a run of :data:`ECHO_TOKENS` or more that comes back
+    later ("Thank you very much for your help. Thank you very much": the decoder started over on
+    an utterance cut right at its last word); a false alarm only costs a decode over the full window."""
     for size in range(1, longest + 1):
         times = REPEATS if size == 1 else 2
         for start in range(len(tokens) - times * size + 1):
             run = tokens[start : start + size]
             if all(tokens[start + k * size : start + (k + 1) * size] == run for k in range(1, times)):
                 return True
+    seen: set[tuple[int, ...]] = set()
+    for start in range(len(tokens) - ECHO_TOKENS + 1):
+        run = tuple(tokens[start : start + ECHO_TOKENS])
+        if run in seen:
+            return True
+        # Runs that overlap this one are not echoes of it ("la la la la la" is caught above).
+        if start >= ECHO_TOKENS:
+            seen.add(tuple(tokens[start - ECHO_TOKENS : start]))
     return False

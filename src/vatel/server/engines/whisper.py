@@ -184,8 +184,8 @@ def repeats_itself(tokens: list[int], longest: int = 8) -> bool:
                 return True
     seen: set[tuple[int, ...]] = set()
     for start in range(len(tokens) - ECHO_TOKENS + 1):
-        run = tuple(tokens[start : start + ECHO_TOKENS])
-        if run in seen:
+        echo = tuple(tokens[start : start + ECHO_TOKENS])
+        if echo in seen:
             return True
         # Runs that overlap this one are not echoes of it ("la la la la la" is caught above).
         if start >= ECHO_TOKENS:

@@ -48,7 +48,7 @@ def test_flushed_frames_stay_and_only_the_unflushed_part_is_in_memory(tmp_path: 
     timeline.place_right(RATE // 2, pcm(5, RATE))  # reaches past the left channel
     timeline.flush(RATE // 4)
     assert len(frames(tmp_path / "s.wav")) == RATE // 4  # the header is right after every flush
-    assert len(timeline._left) == (RATE - RATE // 4) * 2
+    assert sum(len(piece) for _, piece in timeline._left) == (RATE - RATE // 4) * 2
     assert timeline.place_right(0, pcm(6, 10)) == RATE // 4  # too late for the file: right after it
     timeline.flush()
     assert len(frames(tmp_path / "s.wav")) == RATE
@@ -78,3 +78,18 @@ def test_an_unwritable_path_is_a_wav_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(WavError, match="cannot write"):
         StereoTimeline(tmp_path / "file" / "s.wav", RATE)
+
+
+def test_later_audio_lands_over_earlier_audio_and_pieces_split_at_a_flush(tmp_path: Path) -> None:
+    timeline = StereoTimeline(tmp_path / "s.wav", RATE)
+    timeline.place_right(0, pcm(1, 300))
+    timeline.place_right(100, pcm(2, 100))  # over the middle of the first piece
+    timeline.place_right(300, pcm(3, 300))  # right after it: one run
+    timeline.append_left(pcm(8, 600))
+    timeline.flush(450)  # inside the third piece: its first 150 samples now, the rest later
+    timeline.place_right(500, pcm(4, 50))  # over the part of the third piece not yet written
+    timeline.close()
+    right = frames(tmp_path / "s.wav")[:, 1]
+    assert len(right) == 600
+    assert (right[:100] == 1).all() and (right[100:200] == 2).all() and (right[200:300] == 1).all()
+    assert (right[300:500] == 3).all() and (right[500:550] == 4).all() and (right[550:] == 3).all()

@@ -181,6 +181,10 @@ def _pcm16_header(rate: int, channels: int, data_bytes: int) -> bytes:
     )
 
 
+Piece = tuple[int, bytes]
+"""Audio placed on a channel: its first sample, and its PCM16."""
+
+
 class StereoTimeline:
     """Two PCM16 channels on one clock (sample 0 is the start), written to a WAV as they go.
 
@@ -202,11 +206,13 @@ class StereoTimeline:
         except OSError as exc:
             raise WavError(f"cannot write {self.path}: {exc.strerror or exc}") from None
         self.written = 0
-        """Frames in the file; ``_left`` and ``_right`` hold the samples from here on."""
+        """Frames in the file; ``_left`` and ``_right`` hold the audio from here on."""
         self.left_end = 0
         self.right_end = 0
-        self._left = bytearray()
-        self._right = bytearray()
+        # (first sample, PCM) as they came, laid out only when written: a call adds two pieces
+        # every 20 ms, and a list append is the cheapest thing it can do then.
+        self._left: list[Piece] = []
+        self._right: list[Piece] = []
 
     def append_left(self, pcm: bytes, at: float | None = None) -> int:
         """Append ``pcm`` to the left channel; returns the sample it starts at.
@@ -215,31 +221,22 @@ class StereoTimeline:
         paused for more than 100 ms (nothing sent) resumes at its time, with silence in the gap.
         """
         start = max(self.left_end, self.written)
+        samples = len(pcm) // _WIDTH
         if at is not None:
-            wanted = round(at * self.rate) - len(pcm) // _WIDTH
+            wanted = round(at * self.rate) - samples
             if wanted > start + self.rate // 10:
                 start = wanted
-        self._put(self._left, start, pcm)
-        self.left_end = start + len(pcm) // _WIDTH
+        self._left.append((start, pcm))
+        self.left_end = start + samples
         return start
 
     def place_right(self, start: int, pcm: bytes) -> int:
         """Put ``pcm`` on the right channel from sample ``start`` (over what was there); returns the
         sample it really starts at (not before what is already in the file)."""
         start = max(start, self.written)
-        self._put(self._right, start, pcm)
+        self._right.append((start, pcm))
         self.right_end = max(self.right_end, start + len(pcm) // _WIDTH)
         return start
-
-    def _put(self, buffer: bytearray, start: int, pcm: bytes) -> None:
-        begin = (start - self.written) * _WIDTH
-        end = begin + len(pcm) // _WIDTH * _WIDTH
-        if begin == len(buffer) and end - begin == len(pcm):  # the usual case (every 20 ms): append
-            buffer += pcm
-            return
-        if len(buffer) < end:
-            buffer.extend(bytes(end - len(buffer)))
-        buffer[begin:end] = pcm[: end - begin]
 
     def flush(self, up_to: int | None = None) -> None:
         """Write the frames up to sample ``up_to`` (default: the end of the left channel)."""
@@ -250,9 +247,9 @@ class StereoTimeline:
         count = frames - self.written
         if count <= 0 or self._fd is None:
             return
-        stereo = np.zeros(count * 2, dtype="<i2")
-        self._take(self._left, stereo[0::2])
-        self._take(self._right, stereo[1::2])
+        stereo = np.zeros((count, 2), dtype="<i2")
+        self._left = self._lay(self._left, stereo[:, 0], frames)
+        self._right = self._lay(self._right, stereo[:, 1], frames)
         try:
             os.pwrite(self._fd, stereo.data, _HEADER_BYTES + self.written * 2 * _WIDTH)
             self.written = frames
@@ -260,13 +257,37 @@ class StereoTimeline:
         except OSError as exc:
             raise WavError(f"cannot write {self.path}: {exc.strerror or exc}") from None
 
-    @staticmethod
-    def _take(buffer: bytearray, into: np.ndarray) -> None:
-        """Move the first ``into.size`` samples of ``buffer`` into ``into`` (zeros where it is short)."""
-        count = min(into.size, len(buffer) // _WIDTH)
-        if count:
-            into[:count] = np.frombuffer(buffer, dtype="<i2", count=count)
-            del buffer[: count * _WIDTH]
+    def _lay(self, pieces: list[Piece], channel: np.ndarray, up_to: int) -> list[Piece]:
+        """Copy the samples of ``pieces`` before ``up_to`` into ``channel`` (which starts at
+        :attr:`written`), later pieces over earlier ones; the pieces (or parts) left for later."""
+        rest: list[Piece] = []
+        run: list[bytes] = []
+        run_start = run_end = 0
+        for start, whole in pieces:
+            if start >= up_to:
+                rest.append((start, whole))
+                continue
+            pcm, end = whole, start + len(whole) // _WIDTH
+            if end > up_to:
+                cut = (up_to - start) * _WIDTH
+                rest.append((up_to, whole[cut:]))
+                pcm, end = whole[:cut], up_to
+            if run and start == run_end:  # the usual case: right after the last piece
+                run.append(pcm)
+                run_end = end
+                continue
+            self._copy_run(run, run_start, channel)
+            run, run_start, run_end = [pcm], start, end
+        self._copy_run(run, run_start, channel)
+        return rest
+
+    def _copy_run(self, run: list[bytes], start: int, channel: np.ndarray) -> None:
+        if not run:
+            return
+        joined = b"".join(run)
+        samples = np.frombuffer(joined, dtype="<i2", count=len(joined) // _WIDTH)
+        at = start - self.written
+        channel[at : at + samples.size] = samples
 
     def close(self) -> None:
         """Write everything placed on either channel and close the file."""

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 import vatel
@@ -89,3 +94,31 @@ def test_pinned_top_level_names() -> None:
             "parse_server_message", "websocket_url",
         }
     )  # fmt: skip
+
+
+def test_import_vatel_loads_nothing_until_a_name_is_used() -> None:
+    """``import vatel`` (and so every ``vatel.*`` module, the command line, the server's child
+    processes) does not pay for the HTTP client and the wire models until they are used."""
+    code = (
+        "import sys, vatel; heavy = {'httpx', 'pydantic', 'websockets'}; "
+        "print(sorted(heavy & set(sys.modules))); vatel.Client; print(sorted(heavy & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split("\n")[:2] == ["[]", "['httpx', 'pydantic', 'websockets']"]
+
+
+def test_the_lazy_names_are_the_typed_names_and_all() -> None:
+    """The imports type checkers read (under TYPE_CHECKING) and the names resolved on first use agree."""
+    tree = ast.parse(Path(vatel.__file__).read_text())
+    typed: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            for statement in node.body:
+                assert isinstance(statement, ast.ImportFrom) and statement.module is not None
+                typed.update({alias.name: statement.module for alias in statement.names})
+    lazy = vatel._MODULE_OF
+    assert typed == lazy
+    assert set(vatel.__all__) == {*lazy, "__version__"}
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        vatel.Nope  # noqa: B018
+    assert {"Client", "ToolCall", "connect"} <= set(dir(vatel))

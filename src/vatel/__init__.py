@@ -3,71 +3,156 @@
 ``from vatel import Client`` gives the SDK (REST + session WebSocket), name-compatible with the
 official Python SDK. The wire models live in :mod:`vatel.protocol` (also importable from
 ``vatel.models.rest`` and ``vatel.models.ws``, the official paths).
+
+The names below are imported on first use (PEP 562): ``import vatel`` alone costs nothing, so
+the command line, the server and its child processes start without loading the HTTP client.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from vatel._version import __version__
-from vatel.client import DEFAULT_BASE_URL, Client
-from vatel.connection import Connection, connect, connection_query, websocket_url
-from vatel.errors import (
-    APIConnectionError,
-    APIError,
-    APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    ClientClosedError,
-    ConflictError,
-    ConnectionClosed,
-    ConnectionClosedError,
-    ConnectionClosedOK,
-    InternalServerError,
-    MessageError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-    VatelError,
-)
-from vatel.protocol import (
-    Agent,
-    AgentCreateInput,
-    AgentUpdateInput,
-    Call,
-    CallFeedback,
-    CallOutcome,
-    CallSource,
-    CallStatus,
-    ContextVariable,
-    DialAgentResponse,
-    GenerateSessionTokenRequest,
-    GraphVersion,
-    GraphVersionDetail,
-    InputAudio,
-    InputAudioTranscript,
-    Interruption,
-    LLMStringsResponse,
-    Organization,
-    PaginatedCallsResponse,
-    PaginationInfo,
-    ResponseAudio,
-    ResponseText,
-    ServerMessage,
-    SessionEnded,
-    SessionStarted,
-    SessionTokenResponse,
-    SipTrunk,
-    SipTrunkAgentAssignment,
-    SpeechStarted,
-    SpeechStopped,
-    ToolCall,
-    ToolCallOutput,
-    Transcript,
-    TranscriptEntry,
-    TranscriptToolCall,
-    TwilioPhoneNumber,
-    UnknownMessage,
-    VoiceSessionEmptyData,
-    VoicesListResponse,
-    parse_server_message,
-)
+
+if TYPE_CHECKING:
+    from vatel.client import DEFAULT_BASE_URL, Client
+    from vatel.connection import Connection, connect, connection_query, websocket_url
+    from vatel.errors import (
+        APIConnectionError,
+        APIError,
+        APITimeoutError,
+        AuthenticationError,
+        BadRequestError,
+        ClientClosedError,
+        ConflictError,
+        ConnectionClosed,
+        ConnectionClosedError,
+        ConnectionClosedOK,
+        InternalServerError,
+        MessageError,
+        NotFoundError,
+        PermissionDeniedError,
+        RateLimitError,
+        VatelError,
+    )
+    from vatel.protocol import (
+        Agent,
+        AgentCreateInput,
+        AgentUpdateInput,
+        Call,
+        CallFeedback,
+        CallOutcome,
+        CallSource,
+        CallStatus,
+        ContextVariable,
+        DialAgentResponse,
+        GenerateSessionTokenRequest,
+        GraphVersion,
+        GraphVersionDetail,
+        InputAudio,
+        InputAudioTranscript,
+        Interruption,
+        LLMStringsResponse,
+        Organization,
+        PaginatedCallsResponse,
+        PaginationInfo,
+        ResponseAudio,
+        ResponseText,
+        ServerMessage,
+        SessionEnded,
+        SessionStarted,
+        SessionTokenResponse,
+        SipTrunk,
+        SipTrunkAgentAssignment,
+        SpeechStarted,
+        SpeechStopped,
+        ToolCall,
+        ToolCallOutput,
+        Transcript,
+        TranscriptEntry,
+        TranscriptToolCall,
+        TwilioPhoneNumber,
+        UnknownMessage,
+        VoiceSessionEmptyData,
+        VoicesListResponse,
+        parse_server_message,
+    )
+
+_SOURCES: dict[str, tuple[str, ...]] = {
+    "vatel.client": (
+        "DEFAULT_BASE_URL",
+        "Client",
+    ),
+    "vatel.connection": (
+        "Connection",
+        "connect",
+        "connection_query",
+        "websocket_url",
+    ),
+    "vatel.errors": (
+        "APIConnectionError",
+        "APIError",
+        "APITimeoutError",
+        "AuthenticationError",
+        "BadRequestError",
+        "ClientClosedError",
+        "ConflictError",
+        "ConnectionClosed",
+        "ConnectionClosedError",
+        "ConnectionClosedOK",
+        "InternalServerError",
+        "MessageError",
+        "NotFoundError",
+        "PermissionDeniedError",
+        "RateLimitError",
+        "VatelError",
+    ),
+    "vatel.protocol": (
+        "Agent",
+        "AgentCreateInput",
+        "AgentUpdateInput",
+        "Call",
+        "CallFeedback",
+        "CallOutcome",
+        "CallSource",
+        "CallStatus",
+        "ContextVariable",
+        "DialAgentResponse",
+        "GenerateSessionTokenRequest",
+        "GraphVersion",
+        "GraphVersionDetail",
+        "InputAudio",
+        "InputAudioTranscript",
+        "Interruption",
+        "LLMStringsResponse",
+        "Organization",
+        "PaginatedCallsResponse",
+        "PaginationInfo",
+        "ResponseAudio",
+        "ResponseText",
+        "ServerMessage",
+        "SessionEnded",
+        "SessionStarted",
+        "SessionTokenResponse",
+        "SipTrunk",
+        "SipTrunkAgentAssignment",
+        "SpeechStarted",
+        "SpeechStopped",
+        "ToolCall",
+        "ToolCallOutput",
+        "Transcript",
+        "TranscriptEntry",
+        "TranscriptToolCall",
+        "TwilioPhoneNumber",
+        "UnknownMessage",
+        "VoiceSessionEmptyData",
+        "VoicesListResponse",
+        "parse_server_message",
+    ),
+}
+"""Where each public name lives (the same names as the imports above, for type checkers)."""
+_MODULE_OF = {name: module for module, names in _SOURCES.items() for name in names}
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -134,3 +219,16 @@ __all__ = [
     "websocket_url",
     "parse_server_message",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'vatel' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # the next lookup finds it without coming here
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_MODULE_OF})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -116,9 +117,10 @@ def test_the_lazy_names_are_the_typed_names_and_all() -> None:
             for statement in node.body:
                 assert isinstance(statement, ast.ImportFrom) and statement.module is not None
                 typed.update({alias.name: statement.module for alias in statement.names})
-    lazy = vatel._MODULE_OF
-    assert typed == lazy
-    assert set(vatel.__all__) == {*lazy, "__version__"}
+    assert set(vatel.__all__) == {*typed, "__version__"}
+    assert set(typed.values()) == set(vatel._SOURCES)
+    for name, module in typed.items():  # each name resolves to the object its typed import names
+        assert getattr(vatel, name) is getattr(importlib.import_module(module), name)
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         vatel.Nope  # noqa: B018
     assert {"Client", "ToolCall", "connect"} <= set(dir(vatel))

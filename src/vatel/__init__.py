@@ -79,80 +79,8 @@ if TYPE_CHECKING:
         parse_server_message,
     )
 
-_SOURCES: dict[str, tuple[str, ...]] = {
-    "vatel.client": (
-        "DEFAULT_BASE_URL",
-        "Client",
-    ),
-    "vatel.connection": (
-        "Connection",
-        "connect",
-        "connection_query",
-        "websocket_url",
-    ),
-    "vatel.errors": (
-        "APIConnectionError",
-        "APIError",
-        "APITimeoutError",
-        "AuthenticationError",
-        "BadRequestError",
-        "ClientClosedError",
-        "ConflictError",
-        "ConnectionClosed",
-        "ConnectionClosedError",
-        "ConnectionClosedOK",
-        "InternalServerError",
-        "MessageError",
-        "NotFoundError",
-        "PermissionDeniedError",
-        "RateLimitError",
-        "VatelError",
-    ),
-    "vatel.protocol": (
-        "Agent",
-        "AgentCreateInput",
-        "AgentUpdateInput",
-        "Call",
-        "CallFeedback",
-        "CallOutcome",
-        "CallSource",
-        "CallStatus",
-        "ContextVariable",
-        "DialAgentResponse",
-        "GenerateSessionTokenRequest",
-        "GraphVersion",
-        "GraphVersionDetail",
-        "InputAudio",
-        "InputAudioTranscript",
-        "Interruption",
-        "LLMStringsResponse",
-        "Organization",
-        "PaginatedCallsResponse",
-        "PaginationInfo",
-        "ResponseAudio",
-        "ResponseText",
-        "ServerMessage",
-        "SessionEnded",
-        "SessionStarted",
-        "SessionTokenResponse",
-        "SipTrunk",
-        "SipTrunkAgentAssignment",
-        "SpeechStarted",
-        "SpeechStopped",
-        "ToolCall",
-        "ToolCallOutput",
-        "Transcript",
-        "TranscriptEntry",
-        "TranscriptToolCall",
-        "TwilioPhoneNumber",
-        "UnknownMessage",
-        "VoiceSessionEmptyData",
-        "VoicesListResponse",
-        "parse_server_message",
-    ),
-}
-"""Where each public name lives (the same names as the imports above, for type checkers)."""
-_MODULE_OF = {name: module for module, names in _SOURCES.items() for name in names}
+_SOURCES = ("vatel.client", "vatel.connection", "vatel.errors", "vatel.protocol")
+"""The modules the names of ``__all__`` come from (those imported above for type checkers)."""
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -222,13 +150,15 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module 'vatel' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # the next lookup finds it without coming here
-    return value
+    if name in __all__:
+        for source in _SOURCES:
+            module = importlib.import_module(source)
+            if hasattr(module, name):
+                value = getattr(module, name)
+                globals()[name] = value  # the next lookup finds it without coming here
+                return value
+    raise AttributeError(f"module 'vatel' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_MODULE_OF})
+    return sorted({*globals(), *__all__})

@@ -103,11 +103,6 @@ class CallSocket:
         self._gone = False
 
     @property
-    def direct(self) -> bool:
-        """Frames come and go on the server's direct path."""
-        return self._direct is not None
-
-    @property
     def gone(self) -> bool:
         return self._gone or (self._direct is not None and self._direct.gone)
 

@@ -130,8 +130,7 @@ _STOPBAND_DB = 65.0
 def _lowpass_phases(up: int, down: int, taps: int) -> Float32:
     """The anti-aliasing filter of ``up``/``down`` resampling, designed at ``up`` x the input rate
     (a Kaiser-windowed sinc: flat to 80 % of the lower Nyquist frequency, -6 dB at 90 %, 55 dB down
-    at 100 % and 65 past it), split into ``up``
-    phases of ``taps`` each, gain 1 each."""
+    at 100 % and 65 past it), split into ``up`` phases of ``taps`` each, gain 1 each."""
     length = up * taps
     cutoff = 0.9 / max(up, down)  # in units of the design rate's Nyquist frequency
     beta = 0.1102 * (_STOPBAND_DB - 8.7)
